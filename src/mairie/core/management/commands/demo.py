@@ -1,0 +1,81 @@
+"""Creates, idempotently, the fictional commune of Val-de-Brume with residents and one account per role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_scopes import scopes_disabled
+
+from mairie.core.models import Commune, CommuneHost, Membership, Role, User
+from mairie.core.services.accounts import account_register
+
+DEMO_PASSWORD = "demo-mairie-2026"  # noqa: S105  (demo only; printed on purpose)
+
+PEOPLE = [
+    # username, first name, last name, email, phone, extra role
+    ("admin", "Hélène", "Marchand", "maire@val-de-brume.test", None, Role.ADMIN),
+    ("agent", "Sophie", "Lambert", "accueil@val-de-brume.test", None, Role.AGENT),
+    ("mediateur", "Karim", "Benali", "numeripole@val-de-brume.test", None, Role.MEDIATOR),
+    ("fablab", "Lucas", "Perrin", "fablab@val-de-brume.test", None, Role.FABLAB_MANAGER),
+    ("moderation", "Nadia", "Roux", "moderation@val-de-brume.test", None, Role.MODERATOR),
+    ("medecin", "Dr Paul", "Girard", "dr.girard@sante.test", None, Role.PRACTITIONER),
+    ("infirmiere", "Claire", "Fontaine", "claire.fontaine@sante.test", None, Role.NURSE),
+    ("operateur", "Yann", "Le Gall", "centrale@teleassistance.test", None, Role.OPERATOR),
+    ("proche", "Julie", "Moreau", "julie.moreau@example.org", "+33611223344", Role.RELATIVE),
+    ("jeanne", "Jeanne", "Moreau", None, "+33622334455", None),
+    ("marcel", "Marcel", "Dubois", "marcel.dubois@example.org", None, None),
+    ("odette", "Odette", "Vidal", None, None, None),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo commune (Val-de-Brume), its residents and one account per role. Safe to run twice."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--quiet", action="store_true", help="do not print the logins")
+
+    @transaction.atomic
+    @scopes_disabled()
+    def handle(self, *args: Any, quiet: bool = False, **options: Any) -> None:
+        commune, _ = Commune.objects.get_or_create(
+            slug="val-de-brume",
+            defaults={
+                "name": "Val-de-Brume",
+                "insee_code": "99001",
+                "accent_colour": "#1d4f91",
+                "address": "1 place de la Mairie\n99001 Val-de-Brume",
+                "phone": "02 99 00 00 00",
+                "email": "mairie@val-de-brume.test",
+                "opening_hours": "Lundi, mardi, jeudi : 9 h – 12 h\nMercredi : 14 h – 18 h\nSamedi : 9 h – 11 h",
+                "welcome_text": (
+                    "Réservez un atelier numérique, une machine du Fablab ou une téléconsultation, "
+                    "demandez un coup de main à un voisin, faites vos démarches : la mairie vous accompagne."
+                ),
+                "latitude": "47.850000",
+                "longitude": "-1.650000",
+            },
+        )
+        for host in ("localhost", "127.0.0.1", "val-de-brume.localhost"):
+            CommuneHost.objects.get_or_create(host=host, defaults={"commune": commune})
+        lines = []
+        for username, first, last, email, phone, role in PEOPLE:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = account_register(
+                    commune=commune, first_name=first, last_name=last, email=email, phone=phone,
+                    password=DEMO_PASSWORD,
+                )
+                User.objects.filter(pk=user.pk).update(username=username)
+                user.username = username
+            if role:
+                Membership.objects.get_or_create(commune=commune, user=user, role=role)
+            lines.append(f"  {username:<12} {(role.label if role else Role.RESIDENT.label)!s}")
+        operator = User.objects.filter(username="plateforme").first()
+        if operator is None:
+            User.objects.create_superuser("plateforme", DEMO_PASSWORD, first_name="Exploitant", last_name="Plateforme")
+        if not quiet:
+            self.stdout.write(f"Demo commune: {commune.name}. Every account's password: {DEMO_PASSWORD}")
+            self.stdout.write("\n".join(lines))
+            self.stdout.write("  plateforme   platform operator (Django admin at /admin/)")

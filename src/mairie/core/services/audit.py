@@ -1,0 +1,41 @@
+"""The audit log's only door: ``log_action`` writes one append-only row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from mairie.core.models import AuditEntry, Commune, Mandate, User
+
+
+def log_action(
+    action: str,
+    *,
+    commune: Commune | None,
+    actor: User | None,
+    obj: models.Model | None = None,
+    on_behalf_of: User | None = None,
+    mandate: Mandate | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    if "." not in action:
+        raise ValueError("audit action codes are namespaced, e.g. 'core.account.created'")
+    if mandate is not None and on_behalf_of is None:
+        on_behalf_of = mandate.resident
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    entry = AuditEntry(
+        commune=commune,
+        action=action,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        mandate=mandate,
+        data=data or {},
+    )
+    if obj is not None:
+        entry.object_type = obj._meta.label_lower
+        entry.object_id = str(obj.pk)
+        entry.object_repr = str(obj)[:200]
+    entry.save()
+    return entry

@@ -1,0 +1,18 @@
+"""Production: every secret comes from the environment, and a missing one stops start-up with its name."""
+
+from .base import *  # noqa: F403
+from .env import env_bool, env_int, env_list, env_str
+
+DEBUG = False
+SECRET_KEY = env_str("MAIRIE_SECRET_KEY", required=True)
+ALLOWED_HOSTS = env_list("MAIRIE_ALLOWED_HOSTS") or [env_str("MAIRIE_ALLOWED_HOSTS", required=True)]
+_database_url = env_str("MAIRIE_DATABASE_URL", required=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+LANGUAGE_COOKIE_SECURE = True
+SECURE_SSL_REDIRECT = env_bool("MAIRIE_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("MAIRIE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("MAIRIE_HSTS_PRELOAD", False)
+CSRF_TRUSTED_ORIGINS = env_list("MAIRIE_CSRF_TRUSTED_ORIGINS")
