@@ -36,6 +36,8 @@ def log_action(
     if obj is not None:
         entry.object_type = obj._meta.label_lower
         entry.object_id = str(obj.pk)
-        entry.object_repr = str(obj)[:200]
+        # A person's name is not written into the append-only log: it would outlive their erasure.
+        # Pages that show the log look the person up by id (an erased person shows as such).
+        entry.object_repr = "" if isinstance(obj, User) else str(obj)[:200]
     entry.save()
     return entry
