@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from mairie.core.models import Commune, Membership, Role, User
 from mairie.core.permissions import forget_roles
@@ -65,9 +67,24 @@ def role_grant(*, commune: Commune, user: User, role: str, granted_by: User | No
     return membership
 
 
+class LastAdminError(ValidationError):
+    """A commune always keeps at least one admin: the last one's role cannot be taken away."""
+
+
 @transaction.atomic
 def role_revoke(*, commune: Commune, user: User, role: str, revoked_by: User | None) -> None:
-    deleted, _ = Membership.objects.filter(commune=commune, user=user, role=role).delete()
+    if role == Role.ADMIN:
+        admins = list(
+            Membership.objects.select_for_update()
+            .filter(commune=commune, role=Role.ADMIN)
+            .values_list("user_id", flat=True)
+        )
+        if admins == [user.pk]:
+            raise LastAdminError(
+                _("C'est la seule personne qui administre la commune : nommez d'abord une autre personne."),
+                code="last_admin",
+            )
+    deleted, _count = Membership.objects.filter(commune=commune, user=user, role=role).delete()
     if deleted:
         log_action("core.role.revoked", commune=commune, actor=revoked_by, obj=user, data={"role": role})
     forget_roles(user)
