@@ -14,5 +14,6 @@ SECURE_SSL_REDIRECT = env_bool("MAIRIE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("MAIRIE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("MAIRIE_HSTS_PRELOAD", False)
+# The header only states consent; a domain joins browsers' preload list when its owner submits it.
+SECURE_HSTS_PRELOAD = env_bool("MAIRIE_HSTS_PRELOAD", True)
 CSRF_TRUSTED_ORIGINS = env_list("MAIRIE_CSRF_TRUSTED_ORIGINS")
