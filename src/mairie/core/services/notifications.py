@@ -1,0 +1,237 @@
+"""Notifying people, and the person's own contact preferences.
+
+``notify`` is the one door for every module: it writes ``Notification`` rows in the caller's transaction
+and, once that commits, queues their delivery (``mairie.core.tasks.deliver_notification``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mairie.core.acting import Actor
+from mairie.core.models import Commune, Notification, OutboxMessage, User
+from mairie.core.notifications.quiet_hours import quiet_period_end
+from mairie.core.notifications.rendering import render_message
+from mairie.core.phones import is_mobile
+from mairie.core.services.audit import log_action
+from mairie.core.tasks import deliver_notification, enqueue_on_commit
+
+Channel = Notification.Channel
+ALL_CHANNELS: tuple[str, ...] = (Channel.IN_APP, Channel.EMAIL, Channel.SMS)
+
+
+def reachable_channels(recipient: User) -> list[str]:
+    """The channels this person has an address for."""
+    if not recipient.is_active or recipient.erased_at is not None:
+        return []
+    available: list[str] = [Channel.IN_APP]
+    if recipient.email:
+        available.append(Channel.EMAIL)
+    if recipient.phone and is_mobile(recipient.phone):
+        available.append(Channel.SMS)
+    return available
+
+
+def choose_channels(
+    recipient: User, channels: Sequence[str] | None = None, *, respect_preferences: bool = True
+) -> list[str]:
+    """Where a message goes: the channels asked for (all by default) that the person can be reached on and,
+    unless ``respect_preferences`` is off, that they accept."""
+    if channels is not None:
+        unknown = set(channels) - set(ALL_CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown notification channels: {sorted(unknown)}")
+    wanted = list(dict.fromkeys(channels if channels is not None else ALL_CHANNELS))
+    available = set(reachable_channels(recipient))
+    chosen = [channel for channel in wanted if channel in available]
+    if respect_preferences:
+        if not recipient.notify_by_email:
+            chosen = [c for c in chosen if c != Channel.EMAIL]
+        if not recipient.notify_by_sms:
+            chosen = [c for c in chosen if c != Channel.SMS]
+    return chosen
+
+
+def notify(
+    *,
+    recipient: User,
+    commune: Commune,
+    template: str,
+    context: dict[str, Any] | None = None,
+    urgent: bool = False,
+    channels: Sequence[str] | None = None,
+    respect_preferences: bool = True,
+    url: str = "",
+) -> list[Notification]:
+    """Tells ``recipient`` something, on their channels. Call it inside your service's transaction.
+
+    - ``template="core/login_code"`` renders ``templates/notifications/core/login_code/*.txt`` with
+      ``context`` plus ``recipient``, ``commune``, ``url`` and ``absolute_url``, in the recipient's language.
+    - Channels: in-app always, email and SMS when the person has the address and accepts that channel.
+      ``channels`` restricts them; ``respect_preferences=False`` ignores the person's yes/no (for a code
+      they asked for).
+    - Quiet hours delay non-urgent email and SMS to their end; ``urgent=True`` (alarms, codes) ignores them.
+      In-app messages are there at once.
+    - Email and SMS leave from the queue after the transaction commits, with retries; nothing leaves if it
+      rolls back.
+    """
+    chosen = choose_channels(recipient, channels, respect_preferences=respect_preferences)
+    if not chosen:
+        return []
+    rendered = render_message(template, recipient=recipient, commune=commune, context=context, url=url)
+    now = timezone.now()
+    outbound_after = (
+        now if urgent else quiet_period_end(now, recipient.quiet_hours_start, recipient.quiet_hours_end)
+    )
+    bodies = {Channel.IN_APP: rendered.in_app, Channel.EMAIL: rendered.email, Channel.SMS: rendered.sms}
+    rows = []
+    for channel in chosen:
+        in_app = channel == Channel.IN_APP
+        rows.append(
+            Notification(
+                commune=commune,
+                recipient=recipient,
+                channel=channel,
+                template=template,
+                subject=rendered.subject,
+                body=bodies[channel],
+                url=url[:500],
+                urgent=urgent,
+                status=Notification.Status.SENT if in_app else Notification.Status.PENDING,
+                created_at=now,
+                send_after=now if in_app else outbound_after,
+                sent_at=now if in_app else None,
+            )
+        )
+    for row in rows:
+        row.save(force_insert=True)
+        if row.channel != Channel.IN_APP and row.send_after <= now:
+            enqueue_on_commit(deliver_notification, row.pk)
+    return rows
+
+
+# Reads. Callers are inside the commune's scope (a request, or a task that entered it).
+
+
+def inbox_for(user: User) -> QuerySet[Notification]:
+    """The person's in-app messages in the current commune, newest first."""
+    return Notification.objects.filter(recipient=user, channel=Channel.IN_APP).order_by("-created_at", "-pk")
+
+
+def unread_count(user: User) -> int:
+    return inbox_for(user).filter(read_at__isnull=True).count()
+
+
+def outbox_for(*, commune: Commune, channel: str = "", search: str = "") -> QuerySet[OutboxMessage]:
+    """Emails and SMS kept by the outbox backends for ``commune`` (platform mail without commune excluded)."""
+    messages = OutboxMessage.objects.filter(commune=commune)
+    if channel in OutboxMessage.Channel.values:
+        messages = messages.filter(channel=channel)
+    if search:
+        messages = messages.filter(to__icontains=search.strip())
+    return messages.order_by("-created_at", "-pk")
+
+
+# Writes.
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, user: User, commune: Commune) -> int:
+    """Marks the person's unread in-app messages of ``commune`` as read. Not audited: it changes nothing for
+    anyone else, and the log would fill with it."""
+    return Notification.objects.filter(
+        commune=commune, recipient=user, channel=Channel.IN_APP, read_at__isnull=True
+    ).update(read_at=timezone.now())
+
+
+def preference_errors(
+    *,
+    user: User,
+    notify_by_email: bool,
+    notify_by_sms: bool,
+    quiet_hours_start: time | None,
+    quiet_hours_end: time | None,
+    language: str,
+) -> dict[str, str]:
+    """What is wrong with these preferences, field by field, in words for the person."""
+    errors: dict[str, str] = {}
+    if notify_by_email and not user.email:
+        errors["notify_by_email"] = _(
+            "Aucune adresse e-mail n'est enregistrée pour ce compte : décochez cette case, ou demandez à la "
+            "mairie d'ajouter votre adresse."
+        )
+    if notify_by_sms and not (user.phone and is_mobile(user.phone)):
+        errors["notify_by_sms"] = _(
+            "Aucun numéro de téléphone mobile n'est enregistré pour ce compte : décochez cette case, ou "
+            "demandez à la mairie d'ajouter votre numéro."
+        )
+    if quiet_hours_start is not None and quiet_hours_end is None:
+        errors["quiet_hours_end"] = _(
+            "Indiquez aussi l'heure de fin des heures calmes, ou effacez l'heure de début."
+        )
+    if quiet_hours_end is not None and quiet_hours_start is None:
+        errors["quiet_hours_start"] = _(
+            "Indiquez aussi l'heure de début des heures calmes, ou effacez l'heure de fin."
+        )
+    if quiet_hours_start is not None and quiet_hours_start == quiet_hours_end:
+        errors["quiet_hours_end"] = _(
+            "L'heure de fin doit être différente de l'heure de début (par exemple de 21:00 à 08:00)."
+        )
+    if language not in dict(settings.LANGUAGES):
+        errors["language"] = _("Choisissez une des langues proposées.")
+    return errors
+
+
+@transaction.atomic
+def account_update_preferences(
+    *,
+    actor: Actor,
+    notify_by_email: bool,
+    notify_by_sms: bool,
+    quiet_hours_start: time | None,
+    quiet_hours_end: time | None,
+    language: str,
+) -> User:
+    """Saves how ``actor.subject`` wants to be told things (staff may do it for them under a mandate).
+
+    Raises ``ValidationError`` (a dict by field) and saves nothing when a value is wrong.
+    """
+    user = actor.subject
+    values: dict[str, Any] = {
+        "notify_by_email": notify_by_email,
+        "notify_by_sms": notify_by_sms,
+        "quiet_hours_start": quiet_hours_start,
+        "quiet_hours_end": quiet_hours_end,
+        "language": language,
+    }
+    errors = preference_errors(user=user, **values)
+    if errors:
+        raise ValidationError(errors)
+    changed = {name: value for name, value in values.items() if getattr(user, name) != value}
+    if not changed:
+        return user
+    for name, value in changed.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(changed))
+    log_action(
+        "core.account.preferences_changed",
+        commune=actor.commune,
+        actor=actor.user,
+        obj=user,
+        on_behalf_of=user if actor.on_behalf else None,
+        mandate=actor.mandate,
+        data={
+            name: value.strftime("%H:%M") if isinstance(value, time) else value
+            for name, value in changed.items()
+        },
+    )
+    return user
