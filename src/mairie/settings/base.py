@@ -169,7 +169,11 @@ DEFAULT_FROM_EMAIL = env_str("MAIRIE_FROM_EMAIL", "Mairie 4.0 <ne-pas-repondre@m
 SMS_BACKEND = env_str("MAIRIE_SMS_BACKEND", "mairie.core.notifications.sms.OutboxSmsBackend")
 SMS_SENDER = env_str("MAIRIE_SMS_SENDER", "MAIRIE")
 BREVO_API_KEY = env_str("MAIRIE_BREVO_API_KEY")
-BREVO_API_URL = env_str("MAIRIE_BREVO_API_URL", "https://api.brevo.com/v3/transactionalSMS/sms")
+# Brevo's current endpoint (POST /v3/transactionalSMS/sms is deprecated since 2025).
+BREVO_API_URL = env_str("MAIRIE_BREVO_API_URL", "https://api.brevo.com/v3/transactionalSMS/send")
+# Links in emails and SMS: <scheme>://<the commune's first host name>[:<port>]<path>.
+MAIRIE_LINK_SCHEME = env_str("MAIRIE_LINK_SCHEME", "https")
+MAIRIE_LINK_PORT = env_str("MAIRIE_LINK_PORT", "")
 
 # Login throttling: after this many failures for one account or one address in the window, wait.
 LOGIN_MAX_FAILURES = env_int("MAIRIE_LOGIN_MAX_FAILURES", 5)
