@@ -99,6 +99,7 @@ SENSITIVE_IDLE_SECONDS = env_int("MAIRIE_SENSITIVE_IDLE_MINUTES", 30) * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "mairie.core.views.pages.csrf_failure"
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
@@ -196,3 +197,9 @@ LOGGING = {
 }
 
 MAIRIE_PLATFORM_NAME = env_str("MAIRIE_PLATFORM_NAME", "Mairie 4.0")
+# Shown on the legal notice: who hosts the service (name, postal address, phone), and where its source code is
+# (the AGPL asks that people using the service over a network can get it).
+MAIRIE_HOSTING_NAME = env_str("MAIRIE_HOSTING_NAME")
+MAIRIE_HOSTING_ADDRESS = env_str("MAIRIE_HOSTING_ADDRESS")
+MAIRIE_HOSTING_PHONE = env_str("MAIRIE_HOSTING_PHONE")
+MAIRIE_SOURCE_URL = env_str("MAIRIE_SOURCE_URL")
