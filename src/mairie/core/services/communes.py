@@ -92,7 +92,7 @@ def commune_update(*, commune: Commune, by: User, **fields: Any) -> Commune:
     if extension:
         current.logo.save(f"{current.slug}-logo.{extension}", ContentFile(logo.read()), save=False)
     elif "logo" in changed:
-        current.logo = ""  # type: ignore[assignment]
+        current.logo = ""
     current.save(update_fields=changed)
     log_action(
         "core.commune.updated", commune=current, actor=by, obj=current, data={"changed": sorted(changed)}

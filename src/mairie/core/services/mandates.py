@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -38,8 +38,10 @@ def mandate_expiry(duration: str, *, now: datetime | None = None) -> datetime:
         return now + timedelta(hours=1)
     if duration == Duration.TODAY:
         midnight = datetime.combine(now.date() + timedelta(days=1), time.min)
-        return timezone.make_aware(midnight, now.tzinfo)  # type: ignore[arg-type]
-    months = {Duration.ONE_MONTH: 1, Duration.SIX_MONTHS: 6, Duration.ONE_YEAR: 12}.get(duration)  # type: ignore[call-overload]
+        return timezone.make_aware(midnight, now.tzinfo)
+    months = {Duration.ONE_MONTH.value: 1, Duration.SIX_MONTHS.value: 6, Duration.ONE_YEAR.value: 12}.get(
+        duration
+    )
     if months is None:
         raise ValueError(f"unknown mandate duration {duration!r}")
     return _add_months(now, months)
@@ -58,15 +60,6 @@ def active_mandates(
     if resident is not None:
         mandates = mandates.filter(resident=resident)
     return mandates.order_by("expires_at")
-
-
-def _resident_url() -> str:
-    for name in ("core:account_history", "core:account"):
-        try:
-            return reverse(name)
-        except NoReverseMatch:
-            continue
-    return ""
 
 
 @transaction.atomic
@@ -128,7 +121,7 @@ def mandate_start(
             "expires_at": expires_at,  # formatted by the template, in the resident's language
             "consent_method": Mandate.ConsentMethod(consent_method).label,
         },
-        url=_resident_url(),
+        url=reverse("core:account_mandates"),  # where the resident sees and withdraws it
     )
     return mandate
 

@@ -47,7 +47,7 @@ PAGE_SIZE = 50
 
 
 def _commune(request: HttpRequest) -> Commune:
-    return request.commune  # type: ignore[attr-defined,no-any-return]
+    return request.commune  # type: ignore[attr-defined]
 
 
 def _user(request: HttpRequest) -> User:
@@ -308,8 +308,7 @@ def staff_resident_create(request: HttpRequest) -> HttpResponse:
                 form.add_error(
                     None, _("Ce formulaire a expiré. Vérifiez les informations et envoyez à nouveau.")
                 )
-            form.data = form.data.copy()
-            form.data["token"] = _new_token(request)
+            form.data = {**form.data.dict(), "token": _new_token(request)}  # type: ignore[attr-defined]
     else:
         form = CounterAccountForm(initial={"token": _new_token(request)})
     return render(request, "core/staff/resident_create.html", {"form": form})
@@ -522,7 +521,7 @@ def staff_roles(request: HttpRequest) -> HttpResponse:
 @require_POST
 def staff_role_revoke(request: HttpRequest, membership_id: int) -> HttpResponse:
     commune = _commune(request)
-    membership = get_object_or_404(
+    membership: Membership = get_object_or_404(
         Membership.objects.filter(commune=commune).exclude(role=Role.RESIDENT).select_related("user"),
         pk=membership_id,
     )
@@ -582,7 +581,8 @@ class CommuneSettingsForm(Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["enabled_modules"].choices = [(key, module.name) for key, module in MODULES.items()]
+        modules: forms.MultipleChoiceField = self.fields["enabled_modules"]  # type: ignore[assignment]
+        modules.choices = [(key, module.name) for key, module in MODULES.items()]
         if not MODULES:
             del self.fields["enabled_modules"]
 
@@ -748,7 +748,7 @@ def staff_audit_csv(request: HttpRequest) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     response.headers["Content-Disposition"] = f'attachment; filename="journal-{commune.slug}-{stamp}.csv"'
     add_never_cache_headers(response)
-    return response
+    return response  # type: ignore[return-value]
 
 
 def _csv_lines(writer: Any, batch: list[Any]) -> Iterator[str]:
