@@ -1,4 +1,5 @@
-"""notify(): channels, preferences, quiet hours, rendering in the person's language, delivery from the queue."""
+"""notify(): channels, preferences, quiet hours, rendering in the person's language, delivery from the
+queue."""
 
 from __future__ import annotations
 
@@ -123,7 +124,10 @@ def test_each_channel_gets_its_own_text_in_the_layout(commune, resident):
     assert "Pour Lucie à Val-de-Brume : Apportez vos lunettes" in email
     assert "https://val-de-brume.test/ateliers/3/" in email
     assert "https://val-de-brume.test/mon-compte/preferences/" in email
-    assert rows["sms"].body == "Val-de-Brume : SMS mardi : Apportez vos lunettes https://val-de-brume.test/ateliers/3/"
+    assert (
+        rows["sms"].body
+        == "Val-de-Brume : SMS mardi : Apportez vos lunettes https://val-de-brume.test/ateliers/3/"
+    )
 
 
 def test_rendered_in_the_recipients_language(commune, resident):
@@ -133,7 +137,8 @@ def test_rendered_in_the_recipients_language(commune, resident):
     french = {row.channel: row for row in _notify(resident, commune)}
     assert english["email"].subject.startswith("[en]")
     assert "Langue : en. Confirmé : yes." in english["email"].body
-    assert english["email"].body.startswith("Bonjour Lucie")  # layout string, French until translated
+    assert english["email"].body.startswith("Hello Lucie,")  # the layout, from the English catalogue
+    assert french["email"].body.startswith("Bonjour Lucie,")
     assert french["email"].subject.startswith("[fr]")
     assert "Langue : fr. Confirmé : oui." in french["email"].body
 
@@ -161,7 +166,9 @@ def test_a_template_that_does_not_exist_fails_loudly(commune, resident):
 # Delivery through the queue
 
 
-def test_email_and_sms_leave_once_the_transaction_commits(commune, resident, django_capture_on_commit_callbacks):
+def test_email_and_sms_leave_once_the_transaction_commits(
+    commune, resident, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         rows = _notify(resident, commune)
         assert _outbox() == []  # nothing leaves before the commit
@@ -171,15 +178,22 @@ def test_email_and_sms_leave_once_the_transaction_commits(commune, resident, dja
     assert email.commune == commune and sms.commune == commune
     assert sms.body.startswith("Val-de-Brume : SMS mardi")
     with scopes_disabled():
-        statuses = dict(Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("channel", "status"))
+        statuses = dict(
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("channel", "status")
+        )
     assert statuses == {"in_app": "sent", "email": "sent", "sms": "sent"}
 
 
-def test_nothing_leaves_when_the_transaction_rolls_back(commune, resident, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            _notify(resident, commune)
-            raise RuntimeError("the caller's service failed")
+def test_nothing_leaves_when_the_transaction_rolls_back(
+    commune, resident, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        _notify(resident, commune)
+        raise RuntimeError("the caller's service failed")
     assert callbacks == []
     assert _outbox() == []
     with scopes_disabled():
@@ -218,7 +232,9 @@ def test_address_removed_before_delivery_skips_the_row(commune, resident):
     assert _outbox() == []
 
 
-def test_failures_are_retried_then_marked_failed(commune, resident, settings, django_capture_on_commit_callbacks):
+def test_failures_are_retried_then_marked_failed(
+    commune, resident, settings, django_capture_on_commit_callbacks
+):
     settings.SMS_BACKEND = "tests.core.notifications_support.BrokenSmsBackend"
     BrokenSmsBackend.calls = 0
     start = datetime(2026, 3, 2, 10, 0, tzinfo=PARIS)
@@ -260,9 +276,9 @@ def test_ticker_sends_rows_whose_task_was_lost(commune, resident):
     deliver_due_notifications.call_local()
     assert len(_outbox()) == 2
     with scopes_disabled():
-        assert set(Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", flat=True)) == {
-            "sent"
-        }
+        assert set(
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", flat=True)
+        ) == {"sent"}
 
 
 def test_a_worker_that_died_while_sending_is_replaced_after_the_lease(commune, resident):
@@ -311,7 +327,9 @@ def test_quiet_hours_in_utc_are_read_in_paris_time():
     assert result == datetime(2026, 7, 2, 7, 0, tzinfo=PARIS)
 
 
-def test_quiet_hours_delay_email_and_sms_until_they_end(commune, resident, django_capture_on_commit_callbacks):
+def test_quiet_hours_delay_email_and_sms_until_they_end(
+    commune, resident, django_capture_on_commit_callbacks
+):
     _set(resident, quiet_hours_start=time(22, 0), quiet_hours_end=time(7, 0))
     with time_machine.travel(datetime(2026, 1, 15, 23, 0, tzinfo=PARIS), tick=False) as clock:
         with django_capture_on_commit_callbacks(execute=True):
@@ -329,9 +347,11 @@ def test_quiet_hours_delay_email_and_sms_until_they_end(commune, resident, djang
 
 def test_urgent_messages_ignore_quiet_hours(commune, resident, django_capture_on_commit_callbacks):
     _set(resident, quiet_hours_start=time(22, 0), quiet_hours_end=time(7, 0))
-    with time_machine.travel(datetime(2026, 1, 15, 23, 0, tzinfo=PARIS), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            _notify(resident, commune, urgent=True)
+    with (
+        time_machine.travel(datetime(2026, 1, 15, 23, 0, tzinfo=PARIS), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        _notify(resident, commune, urgent=True)
     assert {m.channel for m in _outbox()} == {"email", "sms"}
 
 
@@ -344,7 +364,12 @@ def test_nightly_purge_removes_old_codes_and_failures(commune, resident):
     recent = now - timedelta(hours=2)
     for expires in (old, recent):
         LoginCode.objects.create(
-            user=resident, purpose="login", channel="email", code_hash="x", link_secret_hash="y", expires_at=expires
+            user=resident,
+            purpose="login",
+            channel="email",
+            code_hash="x",
+            link_secret_hash="y",
+            expires_at=expires,
         )
     LoginFailure.objects.create(key="user:1", created_at=old)
     LoginFailure.objects.create(key="user:1", created_at=recent)

@@ -49,6 +49,12 @@ def absolute_url(commune: Commune, path: str) -> str:
     return f"{scheme}://{authority}{path}"
 
 
+def _link(commune: Commune, path: str) -> str:
+    """A link for an email or SMS: absolute, or nothing (a bare path is useless outside the site)."""
+    url = absolute_url(commune, path)
+    return url if url.startswith(("http://", "https://")) else ""
+
+
 def _render(name: str, context: dict[str, Any]) -> str:
     template = engines["django"].get_template(name)
     return template.template.render(Context(context, autoescape=False))  # type: ignore[attr-defined]
@@ -86,7 +92,7 @@ def render_message(
             "recipient": recipient,
             "commune": commune,
             "url": url,
-            "absolute_url": absolute_url(commune, url),
+            "absolute_url": _link(commune, url),
             "platform_name": settings.MAIRIE_PLATFORM_NAME,
         }
         subject = _one_line(_render(f"{folder}/subject.txt", data))
@@ -96,7 +102,7 @@ def render_message(
         layout = {
             **data,
             "subject": subject,
-            "preferences_url": absolute_url(commune, reverse("core:notification_preferences")),
+            "preferences_url": _link(commune, reverse("core:notification_preferences")),
         }
         email = _tidy(_render("notifications/_layout/email.txt", {**layout, "body": email_body}))
         sms = _tidy(_render("notifications/_layout/sms.txt", {**layout, "body": sms_body}))

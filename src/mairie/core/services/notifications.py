@@ -92,7 +92,11 @@ def notify(
     outbound_after = (
         now if urgent else quiet_period_end(now, recipient.quiet_hours_start, recipient.quiet_hours_end)
     )
-    bodies = {Channel.IN_APP: rendered.in_app, Channel.EMAIL: rendered.email, Channel.SMS: rendered.sms}
+    bodies: dict[str, str] = {
+        Channel.IN_APP: rendered.in_app,
+        Channel.EMAIL: rendered.email,
+        Channel.SMS: rendered.sms,
+    }
     rows = []
     for channel in chosen:
         in_app = channel == Channel.IN_APP

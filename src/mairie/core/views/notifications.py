@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mairie.core.acting import Actor
 from mairie.core.models import OutboxMessage
 from mairie.core.notifications.forms import PreferencesForm
 from mairie.core.permissions import require_capability, require_login
@@ -58,7 +59,9 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
 @require_login
 @require_http_methods(["GET", "POST"])
 def notification_preferences(request: HttpRequest) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+    # About the person signed in, even while a staff member acts for someone else (like every "my account"
+    # page).
+    actor = Actor.himself(request.user, request.commune)  # type: ignore[arg-type, attr-defined]
     subject = actor.subject
     form = PreferencesForm(request.POST or None, user=subject)
     if request.method == "POST" and form.is_valid():
@@ -70,10 +73,9 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Vos préférences de contact sont enregistrées."))
             response = redirect("core:notification_preferences")
-            if subject.pk == request.user.pk:
-                language = form.cleaned_data["language"]
-                translation.activate(language)
-                response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=ONE_YEAR, samesite="Lax")
+            language = form.cleaned_data["language"]
+            translation.activate(language)
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=ONE_YEAR, samesite="Lax")
             return response
     return render(request, "core/notifications/preferences.html", {"form": form, "subject": subject})
 
