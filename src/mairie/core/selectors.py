@@ -76,7 +76,7 @@ def history_lines(user: User, commune: Commune, entries: Iterable[AuditEntry]) -
             by_whom = gettext("Fait automatiquement par le site")
         elif entry.actor_id != user.pk:
             name = entry.actor.display_name
-            role = roles.get(entry.actor_id)
+            role = roles.get(entry.actor.pk)
             by_whom = (
                 gettext("Fait par %(name)s (%(role)s) pour vous") % {"name": name, "role": role}
                 if role

@@ -6,6 +6,8 @@ someone else: a resident's own pages are theirs to see.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mairie.core.forms import Form
-from mairie.core.models import Membership, User
+from mairie.core.models import Commune, Membership, User
 from mairie.core.permissions import require_login
 from mairie.core.phones import format_phone
 from mairie.core.selectors import history_for, history_lines, mandate_given_by, mandates_given_by, role_labels
@@ -29,17 +31,22 @@ from mairie.core.services.privacy import account_update_profile, check_profile
 HISTORY_PAGE_SIZE = 25
 
 
+def _me(request: HttpRequest) -> tuple[User, Commune]:
+    """The signed-in person (the views' decorators made sure there is one) and the commune of the request."""
+    return request.user, request.commune  # type: ignore[return-value, attr-defined]
+
+
 @require_login
 @require_GET
 def account_home(request: HttpRequest) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     roles = Membership.objects.filter(commune=commune, user=user).order_by("created_at")
     return render(
         request,
         "core/account/home.html",
         {
             "person": user,
-            "phone": format_phone(user.phone) if user.phone else "",  # type: ignore[union-attr]
+            "phone": format_phone(user.phone) if user.phone else "",
             "roles": [membership.get_role_display() for membership in roles],
         },
     )
@@ -67,7 +74,7 @@ class ProfileForm(Form):
         widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
     )
 
-    def __init__(self, *args, user: User, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -86,20 +93,20 @@ class ProfileForm(Form):
 @require_login
 @require_http_methods(["GET", "POST"])
 def account_edit(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user, commune = _me(request)
     initial = {
-        "first_name": user.first_name,  # type: ignore[union-attr]
-        "last_name": user.last_name,  # type: ignore[union-attr]
-        "email": user.email or "",  # type: ignore[union-attr]
-        "phone": format_phone(user.phone) if user.phone else "",  # type: ignore[union-attr]
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email or "",
+        "phone": format_phone(user.phone) if user.phone else "",
     }
     form = ProfileForm(request.POST or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
         try:
             changed = account_update_profile(
-                user=user,  # type: ignore[arg-type]
-                commune=request.commune,  # type: ignore[attr-defined]
-                by=user,  # type: ignore[arg-type]
+                user=user,
+                commune=commune,
+                by=user,
                 **form.cleaned_data,
             )
         except ValidationError as error:  # someone took the address in the meantime
@@ -116,7 +123,7 @@ def account_edit(request: HttpRequest) -> HttpResponse:
 @require_login
 @require_GET
 def account_history(request: HttpRequest) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     page = Paginator(history_for(user, commune), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -128,7 +135,7 @@ def account_history(request: HttpRequest) -> HttpResponse:
 @require_login
 @require_GET
 def account_mandates(request: HttpRequest) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     mandates = list(mandates_given_by(user, commune))
     roles = role_labels(commune, [m.agent for m in mandates])
     now = timezone.now()
@@ -148,7 +155,7 @@ def account_mandates(request: HttpRequest) -> HttpResponse:
 @require_login
 @require_POST
 def account_mandate_revoke(request: HttpRequest, mandate_id: int) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     mandate = mandate_given_by(user, commune, mandate_id)
     try:
         mandate_revoke(mandate=mandate, by=user)

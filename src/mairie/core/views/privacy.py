@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mairie.core.forms import Form
-from mairie.core.models import ErasureRequest
+from mairie.core.models import Commune, ErasureRequest, User
 from mairie.core.permissions import require_capability, require_login
 from mairie.core.personal_data import DataSection, collect_personal_data, readable
 from mairie.core.selectors import (
@@ -33,7 +35,12 @@ from mairie.core.services.privacy import (
 )
 
 
-def _readable_sections(sections: list[DataSection]) -> list[dict[str, object]]:
+def _me(request: HttpRequest) -> tuple[User, Commune]:
+    """The signed-in person (the views' decorators made sure there is one) and the commune of the request."""
+    return request.user, request.commune  # type: ignore[return-value, attr-defined]
+
+
+def _readable_sections(sections: list[DataSection]) -> list[dict[str, Any]]:
     """Sections with their values written for people (dates, yes/no, empty)."""
     shown = []
     for section in sections:
@@ -58,7 +65,7 @@ def _readable_sections(sections: list[DataSection]) -> list[dict[str, object]]:
 @never_cache
 @require_GET
 def my_data(request: HttpRequest) -> HttpResponse:
-    sections = collect_personal_data(request.user, request.commune)  # type: ignore[arg-type, attr-defined]
+    sections = collect_personal_data(*_me(request))
     return render(request, "core/privacy/my_data.html", {"sections": _readable_sections(sections)})
 
 
@@ -66,8 +73,8 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def my_data_json(request: HttpRequest) -> HttpResponse:
-    commune = request.commune  # type: ignore[attr-defined]
-    document = personal_data_export(user=request.user, commune=commune)  # type: ignore[arg-type]
+    user, commune = _me(request)
+    document = personal_data_export(user=user, commune=commune)
     response = JsonResponse(
         document, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False, "indent": 2}
     )
@@ -96,7 +103,7 @@ class ErasureRequestForm(Form):
 @require_login
 @require_http_methods(["GET", "POST"])
 def erasure(request: HttpRequest) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     pending = open_erasure_request(user, commune)
     form = ErasureRequestForm(request.POST or None)
     if request.method == "POST" and pending is not None:
@@ -130,7 +137,7 @@ def erasure(request: HttpRequest) -> HttpResponse:
 @require_capability("core.handle_erasure")
 @require_GET
 def erasure_requests(request: HttpRequest) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     return render(
         request,
         "core/privacy/staff_requests.html",
@@ -164,7 +171,7 @@ class RefuseErasureForm(Form):
 @require_capability("core.handle_erasure")
 @require_http_methods(["GET", "POST"])
 def erasure_request_handle(request: HttpRequest, request_id: int) -> HttpResponse:
-    user, commune = request.user, request.commune  # type: ignore[attr-defined]
+    user, commune = _me(request)
     erasure_request = erasure_request_to_handle(user, commune, request_id)
     action = request.POST.get("action") if request.method == "POST" else None
     complete_form = CompleteErasureForm(request.POST if action == "complete" else None, prefix="complete")
