@@ -250,3 +250,26 @@ def test_outbox_of_another_commune_is_refused(client_for, commune, other_commune
     _outbox_message(other_commune, "ailleurs@example.org")
     response = client_for(other_commune, agent).get(reverse("core:outbox"))
     assert response.status_code == 403
+
+
+def _queries(client, url):  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm the caches (commune by host name) and the session first
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_page_queries_do_not_grow_with_the_number_of_messages(client_for, commune):
+    agent = make_user(commune, Role.AGENT)
+    client = client_for(commune, agent)
+    _notify(agent, commune)
+    _outbox_message(commune, "une@example.org")
+    few = {url: _queries(client, url) for url in (reverse("core:my_notifications"), reverse("core:outbox"))}
+    for n in range(25):
+        _notify(agent, commune, day=str(n), url=f"/ateliers/{n}/")
+        _outbox_message(commune, f"personne{n}@example.org", channel="sms" if n % 2 else "email")
+    many = {url: _queries(client, url) for url in few}
+    assert many == few
