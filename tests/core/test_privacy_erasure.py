@@ -301,3 +301,23 @@ def test_operator_accounts_are_not_erased_from_a_commune(commune, admin):
             erasure_complete(erasure_request=request, by=admin)
         with pytest.raises(ValidationError):
             erasure_refuse(erasure_request=request, by=admin, answer="")
+
+
+def test_the_last_admin_of_a_commune_is_not_erased(commune, other_commune, admin):
+    other_admin = make_user(commune, Role.ADMIN)
+    with scopes_disabled():
+        Membership.objects.create(commune=other_commune, user=admin, role=Role.ADMIN)  # alone there
+    with scope(commune=commune):
+        request = erasure_request_create(user=admin, commune=commune)
+        with pytest.raises(ValidationError) as caught:
+            erasure_complete(erasure_request=request, by=other_admin)
+    assert "Mont-Clair" in caught.value.messages[0]
+    admin.refresh_from_db()
+    request.refresh_from_db()
+    assert admin.erased_at is None and request.status == ErasureRequest.Status.PENDING
+    with scopes_disabled():
+        Membership.objects.create(commune=other_commune, user=make_user(other_commune), role=Role.ADMIN)
+    with scope(commune=commune):
+        erasure_complete(erasure_request=request, by=other_admin)
+    admin.refresh_from_db()
+    assert admin.erased_at is not None

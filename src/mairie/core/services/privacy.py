@@ -301,6 +301,23 @@ def erasure_complete(*, erasure_request: ErasureRequest, by: User) -> User:
     with scopes_disabled():
         commune_ids = set(Membership.objects.filter(user=person).values_list("commune_id", flat=True))
         communes = list(Commune.objects.filter(pk__in=commune_ids | {commune.pk}))
+        administered = Membership.objects.filter(user=person, role=Role.ADMIN).values_list(
+            "commune_id", flat=True
+        )
+        other_admins = Membership.objects.filter(commune_id__in=list(administered), role=Role.ADMIN).exclude(
+            user=person
+        )
+        alone = set(administered) - set(other_admins.values_list("commune_id", flat=True))
+        if alone:  # as with role_revoke: a commune always keeps an admin
+            names = ", ".join(sorted(c.name for c in communes if c.pk in alone))
+            raise ValidationError(
+                _(
+                    "Cette personne est la seule à administrer %(communes)s : nommez d'abord une autre "
+                    "personne, puis effacez le compte."
+                ),
+                params={"communes": names},
+                code="last_admin",
+            )
     for each in communes:
         with scope(commune=each):
             run_erasure_handlers(person, each)
