@@ -76,6 +76,18 @@ def test_staff_home_shows_the_mandates_i_hold(client_for, commune, agent):
     assert "Odette Vidal" in body and "Inscription à l'atelier tablette" in body
 
 
+def test_modules_add_their_own_areas_to_the_staff_home(client_for, commune, agent, monkeypatch):
+    from mairie.core import backoffice
+
+    area = backoffice.StaffArea("core.act_on_behalf", "core:home", "Ateliers du Numéripôle", "Les sessions")
+    monkeypatch.setattr(backoffice, "STAFF_AREAS", list(backoffice.STAFF_AREAS))
+    backoffice.register_staff_area(area)
+    assert "Ateliers du Numéripôle" in _text(client_for(commune, agent).get(reverse("core:staff_home")))
+    admins_only = backoffice.StaffArea("core.manage_roles", "core:home", "Réservé", "x")
+    backoffice.register_staff_area(admins_only)
+    assert "Réservé" not in _text(client_for(commune, agent).get(reverse("core:staff_home")))
+
+
 def test_a_resident_cannot_open_the_back_office(client_for, commune):
     resident = make_user(commune)
     assert client_for(commune, resident).get(reverse("core:staff_home")).status_code == 403

@@ -15,7 +15,9 @@ from django.db.models import CharField, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from mairie.core.action_labels import describe_action
 from mairie.core.models import AuditEntry, Commune, Membership, Role, User
@@ -23,6 +25,58 @@ from mairie.core.permissions import ensure_capability
 from mairie.core.phones import normalise_phone
 
 _DIGITS = re.compile(r"[\s.\-()/+]")
+
+
+@dataclass(frozen=True)
+class StaffArea:
+    """A card on the staff home ("Gestion"), shown to the people who hold ``capability``."""
+
+    capability: str
+    url_name: str
+    title: str | Promise
+    description: str | Promise
+
+
+STAFF_AREAS: list[StaffArea] = [
+    StaffArea(
+        "core.manage_residents",
+        "core:staff_residents",
+        _("Habitants"),
+        _("Trouver une personne, créer un compte au guichet, agir pour elle avec son accord."),
+    ),
+    StaffArea(
+        "core.manage_roles",
+        "core:staff_roles",
+        _("Rôles"),
+        _("Qui fait quoi à la mairie : donner ou retirer un rôle."),
+    ),
+    StaffArea(
+        "core.manage_commune",
+        "core:staff_commune",
+        _("La commune"),
+        _("Nom, logo, couleur, coordonnées, horaires et services en ligne."),
+    ),
+    StaffArea(
+        "core.view_audit",
+        "core:staff_audit",
+        _("Journal"),
+        _("Tout ce qui a été fait sur le site, par qui et pour qui."),
+    ),
+    StaffArea(
+        "core.view_outbox", "core:outbox", _("Messages envoyés"), _("Les e-mails et SMS partis du site.")
+    ),
+    StaffArea(
+        "core.handle_erasure",
+        "core:staff_erasures",
+        _("Demandes d'effacement"),
+        _("Les personnes qui demandent à effacer leur compte."),
+    ),
+]
+
+
+def register_staff_area(area: StaffArea) -> None:
+    """Modules call this from their AppConfig.ready() to put their back-office pages on the staff home."""
+    STAFF_AREAS.append(area)
 
 
 def members_of(commune: Commune) -> QuerySet[User]:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
@@ -28,7 +28,7 @@ from mairie.core.acting import begin_acting, end_acting
 from mairie.core.forms import Form
 from mairie.core.models import Commune, ErasureRequest, Mandate, Membership, Role, User
 from mairie.core.modules import MODULES
-from mairie.core.permissions import CAPABILITIES, has_capability, require_capability, require_login
+from mairie.core.permissions import has_capability, require_capability, require_login
 from mairie.core.phones import normalise_phone
 from mairie.core.services.accounts import LastAdminError, role_grant, role_revoke
 from mairie.core.services.audit import log_action
@@ -64,50 +64,7 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _url_if_exists(name: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return ""
-
-
 # Staff home ------------------------------------------------------------------------------------------------
-
-
-# What each capability lets a person do here, in the order shown on the staff home.
-_AREAS = [
-    (
-        "core.manage_residents",
-        "core:staff_residents",
-        _("Habitants"),
-        _("Trouver une personne, créer un compte au guichet, agir pour elle avec son accord."),
-    ),
-    (
-        "core.manage_roles",
-        "core:staff_roles",
-        _("Rôles"),
-        _("Qui fait quoi à la mairie : donner ou retirer un rôle."),
-    ),
-    (
-        "core.manage_commune",
-        "core:staff_commune",
-        _("La commune"),
-        _("Nom, logo, couleur, coordonnées, horaires et services en ligne."),
-    ),
-    (
-        "core.view_audit",
-        "core:staff_audit",
-        _("Journal"),
-        _("Tout ce qui a été fait sur le site, par qui et pour qui."),
-    ),
-    ("core.view_outbox", "core:outbox", _("Messages envoyés"), _("Les e-mails et SMS partis du site.")),
-    (
-        "core.handle_erasure",
-        "core:staff_erasures",
-        _("Demandes d'effacement"),
-        _("Les personnes qui demandent à effacer leur compte."),
-    ),
-]
 
 
 @require_capability("core.staff_area")
@@ -115,10 +72,11 @@ _AREAS = [
 def staff_home(request: HttpRequest) -> HttpResponse:
     commune, user = _commune(request), _user(request)
     areas = []
-    for capability, url_name, title, description in _AREAS:
-        url = _url_if_exists(url_name)
-        if url and capability in CAPABILITIES and has_capability(user, commune, capability):
-            areas.append({"url": url, "title": title, "description": description})
+    for area in backoffice.STAFF_AREAS:
+        if has_capability(user, commune, area.capability):
+            areas.append(
+                {"url": reverse(area.url_name), "title": area.title, "description": area.description}
+            )
     pending_erasures = None
     if has_capability(user, commune, "core.handle_erasure"):
         pending_erasures = ErasureRequest.objects.filter(
@@ -135,7 +93,6 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         {
             "areas": areas,
             "pending_erasures": pending_erasures,
-            "erasures_url": _url_if_exists("core:staff_erasures"),
             "mandates": mandates,
         },
     )
