@@ -84,3 +84,17 @@ def test_the_unknown_host_page_carries_the_policy_too(client, db):
 
     assert response.status_code == 404
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_redis_queue_without_a_redis_address_stops_start_up_and_says_which_variable(tmp_path):
+    result = run_manage(tmp_path, "check", env={**PRODUCTION_ENV, "MAIRIE_QUEUE": "redis"})
+
+    assert result.returncode != 0
+    assert "MAIRIE_REDIS_URL is required when MAIRIE_QUEUE is redis" in result.stderr
+
+
+def test_an_unknown_queue_kind_is_refused_by_name(tmp_path):
+    result = run_manage(tmp_path, "check", env={**PRODUCTION_ENV, "MAIRIE_QUEUE": "rabbit"})
+
+    assert result.returncode != 0
+    assert "MAIRIE_QUEUE must be sqlite or redis, not 'rabbit'" in result.stderr

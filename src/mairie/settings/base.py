@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .env import database_from_url, env_bool, env_int, env_list, env_str
@@ -127,16 +128,19 @@ CACHES = {
 }
 
 # Background jobs: Huey, durable. SQLite file by default; Redis when several workers share the work.
+QUEUE = env_str("MAIRIE_QUEUE", "sqlite")
+if QUEUE not in {"sqlite", "redis"}:
+    raise ImproperlyConfigured(f"MAIRIE_QUEUE must be sqlite or redis, not {QUEUE!r}.")
 HUEY = (
     {
         "huey_class": "huey.RedisHuey",
         "name": "mairie",
-        "url": env_str("MAIRIE_REDIS_URL"),
+        "url": env_str("MAIRIE_REDIS_URL", required=True, when="when MAIRIE_QUEUE is redis"),
         "immediate": False,
         "results": False,
         "consumer": {"workers": env_int("MAIRIE_WORKER_THREADS", 4), "worker_type": "thread"},
     }
-    if env_str("MAIRIE_QUEUE", "sqlite") == "redis"
+    if QUEUE == "redis"
     else {
         "huey_class": "huey.SqliteHuey",
         "name": "mairie",

@@ -7,13 +7,15 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 
-def env_str(name: str, default: str | None = None, *, required: bool = False) -> str:
+def env_str(
+    name: str, default: str | None = None, *, required: bool = False, when: str = "in production"
+) -> str:
     value = os.environ.get(name)
     if value is None or value == "":
         if required:
             raise ImproperlyConfigured(
-                f"The environment variable {name} is required in production and is not set. "
-                f"See docs/configuration.md."
+                f"The environment variable {name} is required {when} and is not set. "
+                "See docs/configuration.md."
             )
         return default if default is not None else ""
     return value
@@ -54,9 +56,8 @@ def database_from_url(url: str, *, base_dir: str) -> dict[str, object]:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
-        if path.startswith("//"):
-            path = path[1:]
-        elif path.startswith("/") and not os.path.isabs(path[1:]):
+        # As in SQLAlchemy: sqlite:///relative/to/project.sqlite3, sqlite:////absolute/path.sqlite3
+        if path.startswith("/"):
             path = path[1:]
         if not os.path.isabs(path):
             path = os.path.join(base_dir, path)
