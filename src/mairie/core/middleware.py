@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
 from django_scopes import scope, scopes_disabled
 
 from .acting import SESSION_KEY, Actor, active_mandate
@@ -72,11 +73,37 @@ class CommuneMiddleware:
             return self.get_response(request)
 
 
-_SECOND_FACTOR_EXEMPT = ("core:two_factor", "core:logout", "core:display", "core:set_language")
+_SECOND_FACTOR_EXEMPT = (
+    "core:two_factor",
+    "core:two_factor_backup_codes",
+    "core:logout",
+    "core:display",
+    "core:set_language",
+    "core:commune_css",
+)
+# Whether the signed-in person has set up a second factor, remembered for the session (the two-factor
+# pages update it when they switch it on or off).
+SECOND_FACTOR_SESSION_KEY = "mairie_has_second_factor"
+LAST_SEEN_SESSION_KEY = "mairie_last_seen"
+
+
+def _has_second_factor(request: HttpRequest) -> bool:
+    known = request.session.get(SECOND_FACTOR_SESSION_KEY)
+    if known is None:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        known = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
+        request.session[SECOND_FACTOR_SESSION_KEY] = known
+    return bool(known)
 
 
 class AccountMiddleware:
-    """After authentication: who acts for whom, second factor for sensitive roles, short idle time for them."""
+    """After authentication: who acts for whom, second factor for sensitive roles, short idle time for them.
+
+    People whose roles see health or alarm data must pass a second factor (TOTP app or backup code) before
+    any page but the two-factor page itself, logout, display settings and language; so must anyone who
+    chose to switch it on. Their session also ends after ``SENSITIVE_IDLE_SECONDS`` without a request.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -90,22 +117,24 @@ class AccountMiddleware:
         sensitive = needs_second_factor(user, commune)
         if sensitive:
             now = int(time.time())
-            last_seen = request.session.get("mairie_last_seen", now)
+            last_seen = request.session.get(LAST_SEEN_SESSION_KEY, now)
             if now - last_seen > settings.SENSITIVE_IDLE_SECONDS:
                 logout(request)
                 return redirect(f"{reverse('core:login')}?expired=1")
-            request.session["mairie_last_seen"] = now
-            if not user.is_verified():  # type: ignore[union-attr]
-                exempt = {reverse(name) for name in _SECOND_FACTOR_EXEMPT}
-                if request.path not in exempt and not request.path.startswith("/static/"):
-                    return redirect(f"{reverse('core:two_factor')}?next={request.get_full_path()}")
-        mandate = active_mandate(agent=user, mandate_id=request.session.get(SESSION_KEY))  # type: ignore[arg-type]
+            request.session[LAST_SEEN_SESSION_KEY] = now
+        if (sensitive or _has_second_factor(request)) and not user.is_verified():  # type: ignore[attr-defined]
+            exempt = {reverse(name) for name in _SECOND_FACTOR_EXEMPT}
+            if request.path not in exempt:
+                return redirect(
+                    f"{reverse('core:two_factor')}?{urlencode({'next': request.get_full_path()})}"
+                )
+        mandate = active_mandate(agent=user, mandate_id=request.session.get(SESSION_KEY))
         if mandate is None and request.session.get(SESSION_KEY):
             del request.session[SESSION_KEY]
         request.actor = Actor(  # type: ignore[attr-defined]
-            user=user,  # type: ignore[arg-type]
+            user=user,
             commune=commune,
-            subject=mandate.resident if mandate else user,  # type: ignore[arg-type]
+            subject=mandate.resident if mandate else user,
             mandate=mandate,
         )
         return self.get_response(request)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mairie.core.models import Commune, Membership, Role, User
-from mairie.core.permissions import forget_roles
+from mairie.core.permissions import forget_roles, needs_second_factor
 from mairie.core.services.audit import log_action
 
 
@@ -94,3 +96,78 @@ def role_revoke(*, commune: Commune, user: User, role: str, revoked_by: User | N
 def account_set_language(*, user: User, language: str) -> None:
     User.objects.filter(pk=user.pk).update(language=language)
     user.language = language
+
+
+@transaction.atomic
+def account_set_password(*, user: User, password: str, commune: Commune | None, reason: str) -> None:
+    """A new password (validated by the caller's form). ``reason``: ``"reset"`` (forgotten) or ``"change"``.
+
+    The session authentication hash changes with the password, so every other session of this person ends;
+    the caller keeps the current one (``login`` or ``update_session_auth_hash``).
+    """
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    log_action("core.auth.password_changed", commune=commune, actor=user, obj=user, data={"how": reason})
+
+
+# --- two-factor authentication (TOTP app, with single-use backup codes) -----------------------------------
+
+BACKUP_CODE_COUNT = 10
+
+
+def two_factor_device(user: User) -> TOTPDevice | None:
+    """The person's confirmed authenticator app, if they set one up."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
+
+
+@transaction.atomic
+def two_factor_start(*, user: User) -> TOTPDevice:
+    """An authenticator app waiting for its first code: reused if one is already waiting.
+
+    A confirmed app, if any, keeps working until the new one is confirmed (changing phones).
+    """
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    return pending or TOTPDevice.objects.create(user=user, name="Application", confirmed=False)
+
+
+def _new_backup_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Codes de secours", confirmed=True)
+    codes = [StaticToken.random_token() for _n in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+@transaction.atomic
+def two_factor_confirm(
+    *, user: User, commune: Commune | None, device: TOTPDevice, token: str
+) -> list[str] | None:
+    """Switches the app on when ``token`` is the code it shows; returns the new backup codes (to show once),
+    or None when the code does not match."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+    if not device.verify_token(token):
+        return None
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = _new_backup_codes(user)
+    log_action("core.auth.two_factor_enabled", commune=commune, actor=user, obj=user)
+    return codes
+
+
+@transaction.atomic
+def two_factor_backup_codes_renew(*, user: User, commune: Commune | None) -> list[str]:
+    """Ten fresh backup codes; the old ones stop working."""
+    codes = _new_backup_codes(user)
+    log_action("core.auth.backup_codes_renewed", commune=commune, actor=user, obj=user)
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(*, user: User, commune: Commune) -> None:
+    """Only for people whose roles do not require it."""
+    if needs_second_factor(user, commune):
+        raise PermissionDenied("two-factor authentication is required for this person's roles")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    log_action("core.auth.two_factor_disabled", commune=commune, actor=user, obj=user)
