@@ -110,16 +110,28 @@ def test_a_dark_enough_accent_colour_is_accepted_and_served(client_for, commune,
 
 
 @pytest.mark.parametrize("kind", ["PNG", "JPEG"])
-def test_a_png_or_jpeg_logo_is_accepted(client_for, commune, admin, kind):
+def test_a_png_or_jpeg_logo_is_accepted_and_shown_on_every_page(
+    client_for, commune, admin, kind, django_capture_on_commit_callbacks
+):
     client = client_for(commune, admin)
-    response = client.post(URL, {**_form(commune), "logo": _image(kind)})
+    assert "logo-commune" not in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, {**_form(commune), "logo": _image(kind)})
     assert response.status_code == 302
     logo = _fresh(commune).logo
     assert logo.name.endswith(".png" if kind == "PNG" else ".jpg")
     with logo.open("rb") as stored, Image.open(stored) as image:
         assert image.format == kind
-    page = client.get(URL).content.decode()
-    assert logo.url in page
+    shown = re.search(r'<img src="(/logo-commune\?v=[^"]+)"', client.get("/").content.decode()).group(1)
+    served = client.get(shown)
+    assert served.status_code == 200 and served["Content-Type"] == f"image/{kind.lower()}"
+    with Image.open(io.BytesIO(b"".join(served.streaming_content))) as image:
+        assert image.format == kind
+
+
+def test_no_logo_is_a_404_and_no_image_on_pages(client, commune):
+    assert client.get("/logo-commune", HTTP_HOST="val-de-brume.test").status_code == 404
+    assert "logo-commune" not in client.get("/", HTTP_HOST="val-de-brume.test").content.decode()
 
 
 def test_the_logo_can_be_removed(client_for, commune, admin):

@@ -13,13 +13,14 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_scopes import scope
 
@@ -28,7 +29,7 @@ from mairie.core.acting import begin_acting, end_acting
 from mairie.core.forms import Form
 from mairie.core.models import Commune, ErasureRequest, Mandate, Membership, Role, User
 from mairie.core.modules import MODULES
-from mairie.core.permissions import has_capability, require_capability, require_login
+from mairie.core.permissions import has_capability, public, require_capability, require_login
 from mairie.core.phones import normalise_phone
 from mairie.core.services.accounts import LastAdminError, role_grant, role_revoke
 from mairie.core.services.audit import log_action
@@ -600,6 +601,21 @@ def staff_commune(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public
+@require_GET
+@cache_control(max_age=300, public=True)
+def commune_logo(request: HttpRequest) -> HttpResponse:
+    """The commune's logo, read from whatever storage holds uploads (no separate media server to set up).
+
+    Public: every page's header shows it. Only PNG and JPEG files checked by ``check_logo`` are ever stored.
+    """
+    logo = _commune(request).logo
+    if not logo:
+        raise Http404
+    content_type = "image/png" if logo.name.lower().endswith(".png") else "image/jpeg"
+    return FileResponse(logo.open("rb"), content_type=content_type)
+
+
 # The audit log ---------------------------------------------------------------------------------------------
 
 
@@ -740,6 +756,7 @@ urlpatterns = [
     path("gestion/roles/", staff_roles, name="staff_roles"),
     path("gestion/roles/<int:membership_id>/retirer/", staff_role_revoke, name="staff_role_revoke"),
     path("gestion/commune/", staff_commune, name="staff_commune"),
+    path("logo-commune", commune_logo, name="commune_logo"),
     path("gestion/journal/", staff_audit, name="staff_audit"),
     path("gestion/journal/export.csv", staff_audit_csv, name="staff_audit_csv"),
 ]
