@@ -238,3 +238,16 @@ def test_residents_are_not_signed_out_for_being_idle(client_for, commune, camill
         client.get(reverse("core:account"))
     with time_machine.travel(start + timedelta(hours=6), tick=False):
         assert client.get(reverse("core:account")).status_code == 200
+
+
+def test_two_sign_ups_racing_for_one_email_save_one_account(client_for, commune, monkeypatch):
+    """The form's check passed for both; the database's unique constraint decides, with a clear message."""
+    from mairie.core.views.auth import SignupForm
+
+    make_user(commune, email="course@example.org")
+    monkeypatch.setattr(SignupForm, "clean_email", lambda form: form.cleaned_data["email"])
+    before = _users()
+    response = _signup(client_for(commune), email="course@example.org")
+    assert response.status_code == 200
+    assert "Un compte existe déjà avec cette adresse ou ce numéro" in response.content.decode()
+    assert _users() == before

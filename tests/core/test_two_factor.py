@@ -16,9 +16,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import TOTP
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
-from mairie.core.models import AuditEntry, Role
+from mairie.core.models import AuditEntry, OutboxMessage, Role
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -289,3 +289,23 @@ def test_sensitive_sessions_end_after_the_idle_time(commune, nurse):
         assert client.session.get("_auth_user_id") is None
         page = client.get(response["Location"]).content.decode()
         assert "Vous avez été déconnecté après une période d'inactivité" in page
+
+
+def test_a_code_or_a_new_password_does_not_skip_the_second_factor(
+    commune, nurse, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "mairie.core.notifications.backends.OutboxEmailBackend"
+    _set_up(_sign_in(nurse))
+    for purpose in ("core:login_code", "core:password_reset"):
+        client = Client(HTTP_HOST=HOST)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse(purpose), {"login": nurse.email})
+        with scopes_disabled():
+            body = OutboxMessage.objects.order_by("-id").first().body
+        path = re.search(r"https?://[^/\s]+(/connexion/lien/\d+/[\w-]+/)", body).group(1)
+        data = {} if purpose == "core:login_code" else {"new_password1": "quatre saisons douces"}
+        data |= {"new_password2": data["new_password1"]} if data else {}
+        client.post(path, data)
+        assert client.session.get("_auth_user_id") == str(nurse.pk)
+        response = client.get(reverse("core:account"))
+        assert response.status_code == 302 and response["Location"].startswith(reverse("core:two_factor"))

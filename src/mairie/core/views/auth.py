@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import password_validators_help_texts, validate_password
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -230,18 +231,24 @@ def signup_view(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = account_register(
-            commune=request.commune,  # type: ignore[attr-defined]
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            phone=data["phone"],
-            password=data["password"] or None,
-            language=request.LANGUAGE_CODE,
-        )
-        _sign_in(request, user)
-        messages.success(request, _("Votre compte est créé. Bienvenue !"))
-        return redirect("core:account")
+        try:
+            user = account_register(
+                commune=request.commune,  # type: ignore[attr-defined]
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                password=data["password"] or None,
+                language=request.LANGUAGE_CODE,
+            )
+        except IntegrityError:  # the same email or phone registered a split second earlier
+            form.add_error(
+                None, _("Un compte existe déjà avec cette adresse ou ce numéro. Essayez de vous connecter.")
+            )
+        else:
+            _sign_in(request, user)
+            messages.success(request, _("Votre compte est créé. Bienvenue !"))
+            return redirect("core:account")
     return render(request, "core/auth/signup.html", {"form": form})
 
 
