@@ -1,0 +1,44 @@
+"""Resident pages reflow: no sideways scrolling at 320 px wide (400 % zoom of a 1280 px window, WCAG 1.4.10)
+nor at 640 px (200 % zoom), with normal and with large text.
+
+Zooming a 1280 px window to 200 % lays the page out in 640 CSS pixels, so a 640 px wide window shows exactly
+what the zoomed one does. The pages are those a visitor and a resident reach by following links.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mairie.core.context_processors import DISPLAY_COOKIE
+from mairie.core.models import Role
+from tests.browser.conftest import horizontal_overflow
+from tests.browser.crawl import Visit, crawl
+from tests.factories import make_user
+
+WIDTHS = (320, 640)
+
+
+@pytest.mark.parametrize("large_text", [False, True], ids=["normal text", "large text"])
+@pytest.mark.parametrize("who", ["visitor", Role.RESIDENT])
+def test_resident_pages_never_scroll_sideways(site, town, who, large_text):
+    user = (
+        make_user(town, first_name="Marie-Bernadette", last_name="de La Tour-Villeneuve")
+        if who != "visitor"
+        else None
+    )
+    cookies = {DISPLAY_COOKIE: "large"} if large_text else {}
+    page = site.page(user=user, cookies=cookies, width=WIDTHS[0], height=800)
+
+    def check(page, visit: Visit) -> list[str]:
+        problems = []
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            extra, culprits = horizontal_overflow(page)
+            if extra > 0:
+                problems.append(f"{visit.url} at {width} px: {extra} px too wide, because of {culprits}")
+        page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+        return problems
+
+    result = crawl(page, site.url, ("/", "/mon-compte/"), check=check, send_empty_forms=False)
+    assert len(result.visits) >= 5
+    assert not result.problems, "\n".join(result.problems)
