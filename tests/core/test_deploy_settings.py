@@ -16,6 +16,8 @@ PRODUCTION_ENV = {
     "MAIRIE_SECRET_KEY": "k7#Qv9!zP2mX4wR8tY6uI0oL3aS5dF1gH7jK9lZ2xC4vB6nM8q",
     "MAIRIE_ALLOWED_HOSTS": "services.val-de-brume.fr,mairie.mont-clair.fr",
     "MAIRIE_DATABASE_URL": "postgres://mairie:secret@db.internal:5432/mairie",
+    "MAIRIE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "MAIRIE_SMS_BACKEND": "mairie.core.notifications.sms.BrevoSmsBackend",
 }
 
 
@@ -98,3 +100,15 @@ def test_an_unknown_queue_kind_is_refused_by_name(tmp_path):
 
     assert result.returncode != 0
     assert "MAIRIE_QUEUE must be sqlite or redis, not 'rabbit'" in result.stderr
+
+
+@pytest.mark.parametrize("variable", ["MAIRIE_EMAIL_BACKEND", "MAIRIE_SMS_BACKEND"])
+def test_production_refuses_the_outbox_backends_that_keep_messages_readable(tmp_path, variable):
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != variable}
+
+    refused = run_manage(tmp_path, "check", env=env)
+    allowed = run_manage(tmp_path, "check", env={**env, "MAIRIE_ALLOW_OUTBOX": "true"})
+
+    assert refused.returncode != 0
+    assert f"{variable} is the outbox backend" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr

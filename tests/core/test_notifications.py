@@ -383,3 +383,23 @@ def test_tickers_are_scheduled():
     at_night = {task.name for task in HUEY.read_periodic(datetime(2026, 3, 2, 3, 17))}
     assert "deliver_due_notifications" in every_minute and "purge_login_records" not in every_minute
     assert {"deliver_due_notifications", "purge_login_records"} <= at_night
+
+
+def test_a_sign_in_code_is_blanked_from_the_stored_notification_once_sent(
+    commune, django_capture_on_commit_callbacks
+):
+    from mairie.core.notifications.delivery import SECRET_REMOVED
+    from mairie.core.services.notifications import notify
+    from tests.factories import make_user
+
+    person = make_user(commune, phone="+33612345678")
+    with scope(commune=commune), django_capture_on_commit_callbacks(execute=True):
+        [row] = notify(
+            recipient=person, commune=commune, template="core/login_code",
+            context={"code": "481516", "link": "https://example.test/l/1/x", "minutes": 15},
+            channels=["sms"], respect_preferences=False, urgent=True,
+        )
+    with scope(commune=commune):
+        row.refresh_from_db()
+    assert row.status == "sent"
+    assert "481516" not in row.body and row.body == SECRET_REMOVED

@@ -17,3 +17,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # The header only states consent; a domain joins browsers' preload list when its owner submits it.
 SECURE_HSTS_PRELOAD = env_bool("MAIRIE_HSTS_PRELOAD", True)
 CSRF_TRUSTED_ORIGINS = env_list("MAIRIE_CSRF_TRUSTED_ORIGINS")
+
+# The outbox backends keep every email and SMS in the database, where staff can read them (sign-in codes
+# included): right for the demo, wrong for residents' real messages. Production must name real backends.
+if not env_bool("MAIRIE_ALLOW_OUTBOX", False):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .base import EMAIL_BACKEND, SMS_BACKEND
+
+    for _name, _backend in (("MAIRIE_EMAIL_BACKEND", EMAIL_BACKEND), ("MAIRIE_SMS_BACKEND", SMS_BACKEND)):
+        if "Outbox" in _backend:
+            raise ImproperlyConfigured(
+                f"{_name} is the outbox backend ({_backend}), which keeps messages in the database instead of "
+                f"sending them. Set a real backend (see docs/configuration.md), or MAIRIE_ALLOW_OUTBOX=true "
+                f"for a test installation."
+            )

@@ -40,6 +40,11 @@ TICKER_BATCH = 200
 
 OUTBOUND_CHANNELS = (Notification.Channel.EMAIL, Notification.Channel.SMS)
 
+# Messages that carry a secret (a sign-in code or link): once handed to the provider, or given up on, the
+# stored copy is blanked so that nobody reading the table (or a database dump) can sign in with it.
+SECRET_TEMPLATES = frozenset({"core/login_code", "core/password_reset"})
+SECRET_REMOVED = "[code retiré après l'envoi]"
+
 
 class Outcome(enum.Enum):
     SENT = "sent"
@@ -148,6 +153,8 @@ def _send_claimed(notification_id: int) -> Outcome:
 
 def _finish(notification: Notification, status: str, *, error: str = "") -> None:
     fields: dict[str, object] = {"status": status, "last_error": error}
+    if notification.template in SECRET_TEMPLATES:
+        fields["body"] = SECRET_REMOVED
     if status == Notification.Status.SENT:
         fields["sent_at"] = timezone.now()
     Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(**fields)
