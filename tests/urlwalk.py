@@ -752,8 +752,12 @@ def empty_data(form: PageForm) -> dict[str, Any]:
     return data
 
 
-def garbage_data(form: PageForm) -> tuple[dict[str, Any], list[str]]:
-    """Wrong values in every field; returns the data and the fields whose value no form could accept."""
+def garbage_data(form: PageForm, *, signed_in: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Wrong values in every field; returns the data and the fields whose value no form could accept.
+
+    For a signed-in person, "your current password" filled with nonsense is wrong too (when signing in,
+    the form rightly does not say which of the identifier or the password was wrong).
+    """
     data = default_data(form)
     certain: list[str] = []
     for f in form.typed_fields:
@@ -765,7 +769,8 @@ def garbage_data(form: PageForm) -> tuple[dict[str, Any], list[str]]:
             certain.append(f.name)
         else:
             data[f.name] = LONG
-            if f.maxlength is not None:
+            current_password = signed_in and f.attrs.get("autocomplete") == "current-password"
+            if f.maxlength is not None or current_password:
                 certain.append(f.name)
     for f in form.fields:
         if f.type == "radio":
