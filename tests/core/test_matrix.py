@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scopes_disabled
 
 from mairie.core.models import Role, User
-from mairie.core.permissions import CAPABILITIES, SENSITIVE_ROLES
+from mairie.core.permissions import CAPABILITIES, SENSITIVE_ROLES, public, require_capability, require_login
 from tests.urlwalk import (
     ROLES,
     CommuneWorld,
@@ -97,6 +100,24 @@ def test_every_view_declares_who_may_use_it():
         elif capability not in ("public", "login") and capability not in CAPABILITIES:
             problems.append(f"{endpoint.label} → {endpoint.view_path}: unknown capability {capability!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_declaration_survives_other_decorators_in_any_order():
+    def view(request):
+        return HttpResponse("ok")
+
+    assert require_GET(public(view)).required_capability == "public"
+    assert public(require_GET(view)).required_capability == "public"
+    assert require_POST(require_login(view)).required_capability == "login"
+    assert require_capability("core.view_audit")(require_POST(view)).required_capability == "core.view_audit"
+    assert cache_control(max_age=60)(require_capability("core.view_audit")(view)).required_capability == (
+        "core.view_audit"
+    )
+
+
+def test_no_view_skips_the_csrf_check():
+    exempt = [f"{e.label} → {e.view_path}" for e in endpoints() if getattr(e.callback, "csrf_exempt", False)]
+    assert not exempt, "CSRF protection is required everywhere: " + ", ".join(exempt)
 
 
 def _url(endpoint: Endpoint, world: CommuneWorld, skipped: list[str]) -> str | None:
