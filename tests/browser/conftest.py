@@ -11,6 +11,7 @@ matters if pytest-playwright happens to be installed).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from mairie.core.colors import contrast_ratio
 from mairie.core.models import Commune, Membership, User
 from mairie.core.permissions import SENSITIVE_ROLES
 from tests.factories import make_commune
@@ -230,10 +232,27 @@ FOCUS_STYLE = """() => {
       && style.outlineColor !== 'rgba(0, 0, 0, 0)',
     shadow: style.boxShadow !== 'none',
     inView: box.bottom > 0 && box.top < window.innerHeight && box.right > 0 && box.left < window.innerWidth,
+    color: style.color, background: style.backgroundColor,
   };
 }"""
 
 
 def focused(page: Page) -> dict[str, Any] | None:
-    """What has keyboard focus, and whether it shows it (an outline or a ring) inside the window."""
+    """What has keyboard focus, whether it shows it (an outline or a ring) inside the window, its colours."""
     return page.evaluate(FOCUS_STYLE)  # type: ignore[no-any-return]
+
+
+def _hex(css_colour: str) -> str | None:
+    """``rgb(255, 191, 71)`` → ``#ffbf47``; None for a transparent colour."""
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css_colour)]
+    if len(numbers) < 3 or (len(numbers) == 4 and numbers[3] == 0):
+        return None
+    return "#" + "".join(f"{round(n):02x}" for n in numbers[:3])
+
+
+def focus_text_contrast(state: dict[str, Any]) -> float | None:
+    """Contrast of the focused element's text on its own background, when it paints one (a focused link)."""
+    background, colour = _hex(state["background"]), _hex(state["color"])
+    if background is None or colour is None:
+        return None
+    return contrast_ratio(colour, background)

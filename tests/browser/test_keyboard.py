@@ -6,7 +6,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mairie.core.models import Role
-from tests.browser.conftest import assert_accessible, focused
+from tests.browser.conftest import assert_accessible, focus_text_contrast, focused
 from tests.factories import make_user
 
 PASSWORD = "un chêne au bord du lac"
@@ -29,6 +29,9 @@ def _tab_to(page, element_id: str, limit: int = 25) -> list[dict]:
 def _assert_focus_visible(path: list[dict]) -> None:
     hidden = [s for s in path if not (s["outline"] or s["shadow"]) or not s["inView"]]
     assert not hidden, f"focus not visible on {[(s['tag'], s['id'], s['text']) for s in hidden]}"
+    for state in path:
+        ratio = focus_text_contrast(state)
+        assert ratio is None or ratio >= 4.5, f"focused {state['tag']} {state['text']!r}: {ratio:.1f}:1"
 
 
 def test_sign_in_with_the_keyboard_only(site, town):
@@ -59,7 +62,7 @@ def test_every_control_of_the_header_shows_its_focus(site, town):
     page = site.page()
     page.goto("/")
     path = []
-    for _ in range(12):
+    for _ in range(9):
         page.keyboard.press("Tab")
         path.append(focused(page))
     _assert_focus_visible(path)
