@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,7 @@ def bench_env(var_dir: Path) -> dict[str, str]:
         MAIRIE_ALLOWED_HOSTS=f"{HOST},127.0.0.1",
         MAIRIE_DATABASE_URL=f"{POSTGRES}/{DB_NAME}",
         MAIRIE_VAR_DIR=str(var_dir),
+        MAIRIE_ALLOW_OUTBOX="true",  # nothing is sent during the benchmark
         PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT / "src")]),
     )
     return env
@@ -205,6 +207,25 @@ def throughput(
     return summary
 
 
+def probe(url: str, session: dict[str, str] | None) -> str:
+    """Status and type of a URL for a plain GET, to leave actions (POST only), downloads and the like out."""
+    headers = {"Cookie": f"{session['name']}={session['value']}"} if session else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (loopback http)
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            status, content_type = response.status, response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        status, content_type = error.code, error.headers.get("Content-Type", "")
+    disposition = "download" if content_type.startswith("application/json") else content_type.split(";")[0]
+    return f"{status} {disposition}".strip()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def page_weights(port: int, site: dict[str, Any]) -> list[dict[str, Any]]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -214,6 +235,10 @@ def page_weights(port: int, site: dict[str, Any]) -> list[dict[str, Any]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for page_info in site["resident_pages"]:
+            kind = probe(base + page_info["path"], site["session"] if page_info["signed_in"] else None)
+            if kind != "200 text/html":
+                results.append({**page_info, "skipped": kind})
+                continue
             context = browser.new_context()
             if page_info["signed_in"]:
                 context.add_cookies([{**site["session"], "url": base}])
@@ -273,6 +298,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "django": django.get_version(),
         "uvicorn": uvicorn.__version__,
+        "load_average_at_start": round(os.getloadavg()[0], 2),
         "wrk": (wrk_version.stdout or wrk_version.stderr).split("[")[0].strip() or "wrk",
     }
 
@@ -286,7 +312,8 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines.append(
         f"Measured {m['date']} on {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM; {m['os']}; "
-        f"Python {m['python']}, Django {m['django']}, uvicorn {m['uvicorn']}, {m['wrk']}."
+        f"Python {m['python']}, Django {m['django']}, uvicorn {m['uvicorn']}, {m['wrk']}. "
+        f"Load average (1 min) before the run: {m['load_average_at_start']}."
     )
     if "throughput" in report:
         t = report["throughput_setup"]
@@ -328,7 +355,11 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         skipped = [row for row in report["page_weight"] if "skipped" in row]
         if skipped:
-            lines += ["", "Not pages (actions, downloads, stylesheets), not weighed:"]
+            lines += [
+                "",
+                "Not pages (a plain GET does not give 200 text/html: actions, downloads, stylesheets), "
+                "not weighed:",
+            ]
             lines += [f"- `{row['path']}`: {row['skipped']}" for row in skipped]
     return "\n".join(lines)
 
