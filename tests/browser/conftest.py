@@ -41,8 +41,23 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
+# The WCAG 2.1 A and AA rules, plus axe's structural best practices that RGAA asks for too (one h1, heading
+# levels in order, landmarks, a working skip link, no positive tabindex).
+STRUCTURE_RULES = (
+    "heading-order",
+    "page-has-heading-one",
+    "empty-heading",
+    "landmark-one-main",
+    "landmark-unique",
+    "landmark-no-duplicate-banner",
+    "landmark-no-duplicate-contentinfo",
+    "region",
+    "skip-link",
+    "tabindex",
+)
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "rules": {rule: {"enabled": True} for rule in STRUCTURE_RULES},
     "resultTypes": ["violations"],
 }
 BACKEND = "mairie.core.auth_backends.LoginBackend"

@@ -12,7 +12,7 @@ def test_axe_reports_a_broken_page(browser):
     page.set_content("<html><head><title>x</title></head><body><img src='a.png'><input></body></html>")
     violations = axe_violations(page)
     ids = {violation["id"] for violation in violations}
-    assert {"html-has-lang", "image-alt", "label"} <= ids
+    assert {"html-has-lang", "image-alt", "label", "page-has-heading-one", "landmark-one-main"} <= ids
     report = describe_violations("broken page", violations)
     assert "image-alt" in report and "img" in report and "dequeuniversity.com" in report
     context.close()
