@@ -197,7 +197,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("MAIRIE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "huey": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Its own handler (run_huey then adds none) and no propagation: each worker line is printed once.
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
 }
 
 MAIRIE_PLATFORM_NAME = env_str("MAIRIE_PLATFORM_NAME", "Mairie 4.0")
