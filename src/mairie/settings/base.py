@@ -200,7 +200,8 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         # Its own handler (run_huey then adds none) and no propagation: each worker line is printed once.
-        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # Warnings and errors only (failed tasks, retries): not three lines a minute for the tickers.
+        "huey": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },
 }
 
