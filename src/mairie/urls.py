@@ -9,6 +9,7 @@ admin.site.has_permission = lambda request: request.user.is_active and request.u
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("reservations/", include("mairie.booking.urls")),
     path("", include("mairie.core.urls")),
 ]
 

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "channels",
     "mairie.core",
+    "mairie.booking",
 ]
 
 MIDDLEWARE = [

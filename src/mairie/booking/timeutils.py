@@ -1,0 +1,59 @@
+"""Local dates and 5-minute granules. Everything is timezone-aware; local means the site's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .models import GRANULE_MINUTES
+
+GRANULE = timedelta(minutes=GRANULE_MINUTES)
+_GRANULE_SECONDS = GRANULE_MINUTES * 60
+
+
+def aware(day: date, at: time) -> datetime:
+    """``day`` at ``at``, local time, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, at))
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    return aware(day, time.min), aware(day + timedelta(days=1), time.min)
+
+
+def floor_granule(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % _GRANULE_SECONDS, tz=UTC)
+
+
+def granules(starts_at: datetime, ends_at: datetime) -> list[datetime]:
+    """The 5-minute granule starts (UTC) covering [starts_at, ends_at)."""
+    out: list[datetime] = []
+    moment = floor_granule(starts_at)
+    end = ends_at.astimezone(UTC)
+    while moment < end:
+        out.append(moment)
+        moment += GRANULE
+    return out
+
+
+def local_dates(starts_at: datetime, ends_at: datetime) -> list[date]:
+    """Every local date touched by [starts_at, ends_at)."""
+    first = timezone.localtime(starts_at).date()
+    last = timezone.localtime(ends_at - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def human_minutes(minutes: int) -> str:
+    """ "2 heures", "30 minutes", "1 jour", "1 h 30" for messages."""
+    if minutes and minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return ngettext("%(n)d jour", "%(n)d jours", days) % {"n": days}
+    if minutes and minutes % 60 == 0:
+        hours = minutes // 60
+        return ngettext("%(n)d heure", "%(n)d heures", hours) % {"n": hours}
+    if minutes > 60:
+        return _("%(h)d h %(m)02d") % {"h": minutes // 60, "m": minutes % 60}
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}

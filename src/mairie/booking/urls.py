@@ -1,0 +1,5 @@
+from mairie.booking import views
+
+app_name = "booking"
+
+urlpatterns = views.urlpatterns
