@@ -9,7 +9,9 @@ admin.site.has_permission = lambda request: request.user.is_active and request.u
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("numeripole/", include("mairie.inclusion.urls")),
     path("reservations/", include("mairie.booking.urls")),
+    path("teleassistance/", include("mairie.homecare.urls")),
     path("", include("mairie.core.urls")),
 ]
 
