@@ -41,7 +41,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@PYTHON=$(BIN)/python bin/prepare-machine test
-	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres
+	@# -k: a lint or type error does not hide the test results; make still fails at the end.
+	$(MAKE) --no-print-directory -k lint typecheck test-sqlite test-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
