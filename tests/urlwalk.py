@@ -15,6 +15,7 @@ by anyone is tested without anyone listing it:
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,10 +80,14 @@ PARAM_KINDS: dict[str, str] = {
     "membership_id": "membership",
     "host_id": "commune_host",
     "code_id": "login_code",
+    # Booking engine (mairie.booking)
+    "booking_id": "booking",
+    "booking_session_id": "booking_session",
+    "booking_resource_id": "booking_resource",
 }
 # Secrets carried in links (sign-in links, password reset): not a commune's object; a wrong one is refused.
 TOKEN_PARAMS = frozenset({"token", "secret", "key", "code", "uidb64", "link", "signature"})
-KIND_HINTS: tuple[tuple[str, str], ...] = (
+KIND_HINTS: list[tuple[str, str]] = [
     ("mandat", "mandate"),
     ("mandate", "mandate"),
     ("effacement", "erasure_request"),
@@ -103,7 +108,33 @@ KIND_HINTS: tuple[tuple[str, str], ...] = (
     ("compte", "person"),
     ("user", "person"),
     ("person", "person"),
-)
+]
+
+# Modules add their own objects to the walk without editing this file: a ``tests/<app>/walk.py`` (imported
+# by ``build_world``) calls ``register_world_builder(fn)``, where ``fn(world)`` creates that commune's objects
+# and returns them by kind ({"workshop": w, ...}), and adds to ``PARAM_KINDS`` ("workshop_id": "workshop")
+# and, for ``<int:pk>`` routes, to ``KIND_HINTS`` (("ateliers", "workshop"), put first with insert(0, ...)).
+WORLD_BUILDERS: list[Callable[[CommuneWorld], Mapping[str, models.Model]]] = []
+
+
+def register_world_builder(
+    builder: Callable[[CommuneWorld], Mapping[str, models.Model]],
+) -> Callable[[CommuneWorld], Mapping[str, models.Model]]:
+    if builder not in WORLD_BUILDERS:
+        WORLD_BUILDERS.append(builder)
+    return builder
+
+
+def _load_module_walks() -> None:
+    for app in apps.get_app_configs():
+        if not app.name.startswith("mairie."):
+            continue
+        name = f"tests.{app.label}.walk"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, f"tests.{app.label}"):
+                raise
 
 
 class Unmappable(Exception):
@@ -266,6 +297,10 @@ class CommuneWorld:
 def build_world(commune: Commune, *, surname: str) -> CommuneWorld:
     """One person per role, a resident with an email and a phone, one object of each kind the core owns."""
     now = timezone.now()
+    from mairie.core.modules import MODULES
+
+    commune.enabled_modules = sorted(MODULES)  # every service switched on: all their pages are walked
+    commune.save(update_fields=["enabled_modules"])
     users = {role: make_user(commune, role, last_name=f"{surname}-{role}") for role in ROLES}
     n = commune.pk
     resident = make_user(
@@ -316,7 +351,7 @@ def build_world(commune: Commune, *, surname: str) -> CommuneWorld:
         membership = Membership.objects.get(commune=commune, user=users[Role.MEDIATOR], role=Role.MEDIATOR)
         host = commune.hosts.first()
     users["resident"] = users[Role.RESIDENT]
-    return CommuneWorld(
+    world = CommuneWorld(
         commune=commune,
         host=host.host if host else "testserver",
         users=users,
@@ -331,8 +366,48 @@ def build_world(commune: Commune, *, surname: str) -> CommuneWorld:
             "membership": membership,
             "commune_host": host,  # type: ignore[dict-item]
             "login_code": login_code,
+            **_booking_objects(commune, users, resident),
         },
     )
+    _load_module_walks()
+    for builder in WORLD_BUILDERS:
+        with scopes_disabled():
+            world.objects.update(builder(world))
+    return world
+
+
+def _booking_objects(commune: Commune, users: dict[str, User], resident: User) -> dict[str, models.Model]:
+    """The booking engine's objects: a resource of a module the commune has on, a session, the resident's booking."""
+    from mairie.booking.models import Booking, Resource, Session
+    from mairie.core.modules import MODULES
+
+    module = next(iter(MODULES), "booking")
+    start = timezone.now() + timedelta(days=3)
+    with scopes_disabled():
+        if module not in (commune.enabled_modules or []):
+            commune.enabled_modules = [*(commune.enabled_modules or []), module]
+            commune.save(update_fields=["enabled_modules"])
+        resource = Resource.objects.create(commune=commune, module=module, name=f"Salle {commune.name}")
+        session = Session.objects.create(
+            commune=commune,
+            module=module,
+            title="Atelier smartphone",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=8,
+            booked_count=1,
+        )
+        booking = Booking.objects.create(
+            commune=commune,
+            module=module,
+            person=resident,
+            session=session,
+            title=session.title,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            booked_by=resident,
+        )
+    return {"booking": booking, "booking_session": session, "booking_resource": resource}
 
 
 def world_people(world: CommuneWorld) -> list[User]:

@@ -8,18 +8,6 @@ class BookingConfig(AppConfig):
     verbose_name = _("Réservations")
 
     def ready(self) -> None:
-        from mairie.core.models import Role
-        from mairie.core.permissions import register_capabilities
+        from . import registry, tasks  # noqa: F401  (capability, staff card, labels, personal data, tickers)
 
-        register_capabilities(
-            {
-                "booking.manage": {
-                    Role.MEDIATOR,
-                    Role.FABLAB_MANAGER,
-                    Role.AGENT,
-                    Role.ADMIN,
-                    Role.PRACTITIONER,
-                    Role.NURSE,
-                }
-            }
-        )
+        registry.register()
