@@ -12,23 +12,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 # Never followed: signing out, the platform operators' Django admin, files rather than pages.
 SKIPPED_PREFIXES = ("/admin/", "/static/", "/media/", "/deconnexion/")
 SKIPPED_SUFFIXES = (
-    ".json",
-    ".csv",
-    ".pdf",
-    ".zip",
-    ".ics",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".svg",
-    ".txt",
-    ".xml",
-    ".css",
+    *(".json", ".csv", ".xlsx", ".xls", ".ods", ".odt", ".docx", ".pdf", ".zip", ".ics", ".vcf"),
+    *(".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".txt", ".xml", ".css", ".js"),
+    *(".stl", ".3mf", ".obj", ".gcode", ".svgz", ".dxf"),
 )
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(?=/|$)")
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
@@ -123,7 +115,12 @@ def crawl(
         if page_key(url) in seen:
             continue
         seen.add(page_key(url))
-        response = page.goto(url)
+        try:
+            response = page.goto(url)
+        except PlaywrightError as error:
+            if "Download is starting" in str(error):  # a file without a telling extension: not a page
+                continue
+            raise
         status = response.status if response else 0
         final = page.url
         if page_key(final) != page_key(url):  # redirected (to sign in, to the second factor...)
