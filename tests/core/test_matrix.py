@@ -71,7 +71,8 @@ def far_world(other_commune) -> CommuneWorld:
 def allowed(capability: str, column: str, method: str, *, personal_object: bool) -> set[str]:
     """What each column may get. Holders may also be sent to set up their second factor."""
     if capability == "public":
-        return PUBLIC_OK
+        # A public page may hold an action for the commune's people only (book a slot): others are refused.
+        return PUBLIC_OK | {"403"} if method == "POST" and column == OUTSIDER else PUBLIC_OK
     if column == ANONYMOUS:
         return {"login"}
     let_in = {"ok", "redirect", "2fa", "400"} if method == "POST" else {"ok", "redirect", "2fa"}
