@@ -75,4 +75,5 @@ def test_every_page_passes_axe(site, town, persona):
     assert len(result.visits) >= 3, f"{persona.label} reached almost nothing: {paths}"
     if persona.acting:
         assert page.locator(".on-behalf").count() == 1, "an agent acting for a resident sees the banner"
-    assert not result.problems, "\n\n".join(result.problems)
+    if result.problems:
+        pytest.fail("\n\n".join(result.problems), pytrace=False)

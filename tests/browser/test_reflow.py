@@ -41,4 +41,5 @@ def test_resident_pages_never_scroll_sideways(site, town, who, large_text):
 
     result = crawl(page, site.url, ("/", "/mon-compte/"), check=check, send_empty_forms=False)
     assert len(result.visits) >= 5
-    assert not result.problems, "\n".join(result.problems)
+    if result.problems:
+        pytest.fail("\n".join(result.problems), pytrace=False)
