@@ -1,8 +1,10 @@
 from .alarms import Alarm, AlarmEvent
 from .automation import HeatingSetpoint, Schedule
 from .bridge import BridgeCounter, BridgeDeadLetter
+from .commands import DeviceCommand
 from .events import DeviceEvent, EnergyReading
 from .homes import Contact, Device, Gateway, Home
+from .tablet import ServiceRequest, TabletKey
 
 __all__ = [
     "Alarm",
@@ -11,10 +13,13 @@ __all__ = [
     "BridgeDeadLetter",
     "Contact",
     "Device",
+    "DeviceCommand",
     "DeviceEvent",
     "EnergyReading",
     "Gateway",
     "HeatingSetpoint",
     "Home",
     "Schedule",
+    "ServiceRequest",
+    "TabletKey",
 ]

@@ -27,6 +27,8 @@ class Schedule(models.Model):
     )  # 0 = Monday … 6 = Sunday; empty = every day
     enabled = models.BooleanField(_("active"), default=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
+    # The next moment the automation ticker sends ``action`` (indexed: the ticker reads only due rows).
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = ScopedManager(commune="commune")
 
@@ -49,6 +51,8 @@ class HeatingSetpoint(models.Model):
     temperature = models.DecimalField(_("température (°C)"), max_digits=4, decimal_places=1)
     from_time = models.TimeField(_("à partir de"))
     weekdays = models.JSONField(_("jours"), default=list, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = ScopedManager(commune="commune")
 
