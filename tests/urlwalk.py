@@ -80,10 +80,6 @@ PARAM_KINDS: dict[str, str] = {
     "membership_id": "membership",
     "host_id": "commune_host",
     "code_id": "login_code",
-    # Booking engine (mairie.booking)
-    "booking_id": "booking",
-    "booking_session_id": "booking_session",
-    "booking_resource_id": "booking_resource",
 }
 # Secrets carried in links (sign-in links, password reset): not a commune's object; a wrong one is refused.
 TOKEN_PARAMS = frozenset({"token", "secret", "key", "code", "uidb64", "link", "signature"})
@@ -366,7 +362,6 @@ def build_world(commune: Commune, *, surname: str) -> CommuneWorld:
             "membership": membership,
             "commune_host": host,  # type: ignore[dict-item]
             "login_code": login_code,
-            **_booking_objects(commune, users, resident),
         },
     )
     _load_module_walks()
@@ -374,40 +369,6 @@ def build_world(commune: Commune, *, surname: str) -> CommuneWorld:
         with scopes_disabled():
             world.objects.update(builder(world))
     return world
-
-
-def _booking_objects(commune: Commune, users: dict[str, User], resident: User) -> dict[str, models.Model]:
-    """The booking engine's objects: a resource of a module the commune has on, a session, the resident's booking."""
-    from mairie.booking.models import Booking, Resource, Session
-    from mairie.core.modules import MODULES
-
-    module = next(iter(MODULES), "booking")
-    start = timezone.now() + timedelta(days=3)
-    with scopes_disabled():
-        if module not in (commune.enabled_modules or []):
-            commune.enabled_modules = [*(commune.enabled_modules or []), module]
-            commune.save(update_fields=["enabled_modules"])
-        resource = Resource.objects.create(commune=commune, module=module, name=f"Salle {commune.name}")
-        session = Session.objects.create(
-            commune=commune,
-            module=module,
-            title="Atelier smartphone",
-            starts_at=start,
-            ends_at=start + timedelta(hours=2),
-            capacity=8,
-            booked_count=1,
-        )
-        booking = Booking.objects.create(
-            commune=commune,
-            module=module,
-            person=resident,
-            session=session,
-            title=session.title,
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
-            booked_by=resident,
-        )
-    return {"booking": booking, "booking_session": session, "booking_resource": resource}
 
 
 def world_people(world: CommuneWorld) -> list[User]:
