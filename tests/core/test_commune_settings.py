@@ -183,7 +183,9 @@ def test_bad_contact_details_are_refused(client_for, commune, admin):
     assert _fresh(commune).email == ""
 
 
-def test_no_module_installed_says_so(client_for, commune, admin):
+def test_no_module_installed_says_so(client_for, commune, admin, monkeypatch):
+    for key in list(MODULES):  # an installation with no module app at all
+        monkeypatch.delitem(MODULES, key)
     body = _text(client_for(commune, admin).get(URL))
     assert "Aucun service n'est encore installé sur cette plateforme" in body
 

@@ -83,7 +83,7 @@ def test_staff_history_says_for_whom_they_acted(commune):
 
 def test_unknown_action_codes_still_read_as_words():
     assert describe_action("core.account.created") == "Création du compte"
-    assert describe_action("inclusion.session.booked") == "Action « session booked » (inclusion)"
+    assert describe_action("spaceport.session.booked") == "Action « session booked » (spaceport)"
     assert describe_action("core.something_new") == "Action « something new » (Socle)"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -11,6 +13,11 @@ class Module:
     name: str  # translatable, lazy
     description: str
     url_name: str  # the module's home page for residents
+    # A key figure shown on the commune's home card ("412 personnes formées en 12 mois"); keep it cheap (cache).
+    figure: Callable[[Any], str] | None = None
+
+    def figure_for(self, commune: Any) -> str:
+        return self.figure(commune) if self.figure is not None else ""
 
 
 MODULES: dict[str, Module] = {}

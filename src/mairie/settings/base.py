@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "channels",
     "mairie.core",
     "mairie.booking",
+    "mairie.inclusion",
 ]
 
 MIDDLEWARE = [

@@ -33,7 +33,9 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 @public
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"services": enabled_modules(request.commune)})  # type: ignore[attr-defined]
+    commune = request.commune  # type: ignore[attr-defined]
+    services = [(module, module.figure_for(commune)) for module in enabled_modules(commune)]
+    return render(request, "core/home.html", {"services": services})
 
 
 @public
