@@ -1,4 +1,7 @@
-"""Starts every process of the embedded platform (web and worker), and stops them all on Ctrl-C.
+"""Starts every process of the embedded platform, and stops them all on Ctrl-C.
+
+Web (uvicorn) and worker (Huey) always; with the connected-homes app installed, also the MQTT bridge, and a
+Mosquitto broker from ``deploy/mosquitto/demo.conf`` when none answers on the configured local port.
 
 ``make run`` calls it after ``migrate``. Each process runs as a child in its own session, so the terminal's
 Ctrl-C reaches only this command, which then asks each child to stop, waits, and forces the stragglers.
@@ -10,7 +13,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -31,12 +37,48 @@ LOCAL_BINDINGS = {"127.0.0.1", "0.0.0.0", "localhost"}  # noqa: S104 (names, not
 class PlatformProcess:
     name: str
     argv: list[str]
+    # Started before the processes after it, which wait until this local port answers.
+    ready_port: int | None = None
+
+
+def port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def mqtt_processes(manage: list[str]) -> list[PlatformProcess]:
+    """Broker (when none runs locally) and bridge, for the connected homes."""
+    if not apps.is_installed("mairie.homecare"):
+        return []
+    processes = []
+    host = getattr(settings, "HOMECARE_MQTT_HOST", "127.0.0.1")
+    port = int(getattr(settings, "HOMECARE_MQTT_PORT", 1883))
+    demo_conf = settings.PROJECT_DIR / "deploy" / "mosquitto" / "demo.conf"
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if host in LOCAL_BINDINGS and not port_answers("127.0.0.1", port):
+        if not (os.path.exists(mosquitto) and demo_conf.exists()):
+            raise CommandError(
+                f"No MQTT broker answers on 127.0.0.1:{port} and Mosquitto is not installed: "
+                "install it (sudo apt-get install mosquitto) or point MAIRIE_MQTT_HOST at a broker."
+            )
+        if f"listener {port} " not in demo_conf.read_text():
+            raise CommandError(
+                f"No MQTT broker answers on 127.0.0.1:{port}, and {demo_conf.name} listens on another port."
+            )
+        (settings.PROJECT_DIR / "var" / "mosquitto").mkdir(parents=True, exist_ok=True)
+        processes.append(PlatformProcess("broker", [mosquitto, "-c", str(demo_conf)], ready_port=port))
+    processes.append(PlatformProcess("bridge", [*manage, "homecare_bridge"]))
+    return processes
 
 
 def platform_processes(*, host: str, port: int) -> list[PlatformProcess]:
-    """The processes of DESIGN.md that exist so far. Modules that add one (MQTT bridge...) add it here."""
+    """The processes of DESIGN.md that exist so far, in starting order."""
     manage = [sys.executable, str(settings.PROJECT_DIR / "manage.py")]
     return [
+        *mqtt_processes(manage),
         PlatformProcess(
             "web",
             [
@@ -93,6 +135,8 @@ class Command(BaseCommand):
                 children[process.name] = subprocess.Popen(
                     process.argv, env=env, cwd=settings.PROJECT_DIR, start_new_session=True
                 )
+                if process.ready_port is not None:
+                    self._wait_for_port(process, children[process.name], lambda: stopping)
             address = f"http://{'localhost' if host in LOCAL_BINDINGS else host}:{port}"
             if self._wait_until_up(host, port, children, lambda: stopping):
                 self.stdout.write(self.style.SUCCESS(f"\nMairie 4.0 is running: {address}"))
@@ -129,6 +173,13 @@ class Command(BaseCommand):
             time.sleep(0.2)
         return False
 
+    def _wait_for_port(self, process: PlatformProcess, child: subprocess.Popen[bytes], stopping: Any) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not port_answers("127.0.0.1", process.ready_port or 0):
+            if child.poll() is not None or stopping() or time.monotonic() > deadline:
+                raise CommandError(f"The {process.name} process did not start (port {process.ready_port}).")
+            time.sleep(0.1)
+
     def _watch(self, children: dict[str, subprocess.Popen[bytes]], stopping: Any) -> str | None:
         while not stopping():
             for name, child in children.items():
@@ -138,14 +189,13 @@ class Command(BaseCommand):
         return None
 
     def _stop_all(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
-        # SIGINT is each server's graceful stop (uvicorn finishes requests, Huey finishes running tasks).
-        for child in children.values():
+        """In reverse starting order (the broker last), each with SIGINT, its graceful stop (uvicorn finishes
+        requests, Huey running tasks, the bridge its batch), then SIGKILL after the grace time."""
+        for child in reversed(list(children.values())):
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in children.values():
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.wait(timeout=STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
