@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "mairie.core",
     "mairie.booking",
     "mairie.inclusion",
+    "mairie.homecare",
 ]
 
 MIDDLEWARE = [
@@ -214,3 +215,13 @@ MAIRIE_HOSTING_NAME = env_str("MAIRIE_HOSTING_NAME")
 MAIRIE_HOSTING_ADDRESS = env_str("MAIRIE_HOSTING_ADDRESS")
 MAIRIE_HOSTING_PHONE = env_str("MAIRIE_HOSTING_PHONE")
 MAIRIE_SOURCE_URL = env_str("MAIRIE_SOURCE_URL")
+
+# Homecare MQTT broker, as the bridge (manage.py homecare_bridge) and device commands reach it (docs/homecare.md).
+HOMECARE_MQTT_HOST = env_str("MAIRIE_MQTT_HOST", "127.0.0.1")
+HOMECARE_MQTT_PORT = env_int("MAIRIE_MQTT_PORT", 1883)
+HOMECARE_MQTT_USERNAME = env_str("MAIRIE_MQTT_USERNAME")
+HOMECARE_MQTT_PASSWORD = env_str("MAIRIE_MQTT_PASSWORD")
+# Fixed: the broker keeps this client's session (unacknowledged and queued messages) under this id.
+HOMECARE_MQTT_CLIENT_ID = env_str("MAIRIE_MQTT_CLIENT_ID", "mairie-bridge-1")
+HOMECARE_MQTT_TLS = env_bool("MAIRIE_MQTT_TLS", False)
+HOMECARE_MQTT_CA_FILE = env_str("MAIRIE_MQTT_CA_FILE")
