@@ -23,7 +23,7 @@ PYTEST_CMD := $(BIN)/python -m pytest -q -r fEs
 help:
 	@echo "make run     start Mairie 4.0 with demo data on http://localhost:$(PORT)"
 	@echo "make test    lint, type-check and run the whole test suite (SQLite, then PostgreSQL)"
-	@echo "make bench   measure throughput and page weight (writes docs/performance.md numbers)"
+	@echo "make bench   measure throughput, page weight and booking under concurrency (docs/performance.md)"
 
 # The virtualenv is (re)installed only when the lock or pyproject.toml changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -36,6 +36,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 run: $(STAMP)
+	@PYTHON=$(BIN)/python bin/prepare-machine run
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py run_platform --demo --host $(HOST) --port $(PORT)
 
@@ -64,6 +65,7 @@ test-postgres: $(STAMP)
 bench: $(STAMP)
 	@PYTHON=$(BIN)/python bin/prepare-machine bench
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/booking_last_seats.py
 
 screenshot: $(STAMP)
 	$(BIN)/python bench/screenshot.py
