@@ -3,10 +3,13 @@ together by a barrier. SQLite serialises every write, so these tests only mean s
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,6 +26,7 @@ from mairie.core.models import Role
 from tests.factories import make_user
 
 THREADS = 50
+LOCK_FILE = Path(tempfile.gettempdir()) / "mairie-booking-race.lock"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -34,7 +38,19 @@ pytestmark = [
 
 
 def race(commune, actors: list[Actor], attempt: Callable[[Actor], Booking]) -> list[object]:
-    """Runs ``attempt(actor)`` in one thread per actor, all released at once; returns each outcome."""
+    """Runs ``attempt(actor)`` in one thread per actor, all released at once; returns each outcome.
+
+    Races of parallel test workers (pytest -n) take turns: 50 connections each would pass PostgreSQL's
+    default limit of 100 together."""
+    with open(LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _race(commune, actors, attempt)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _race(commune, actors: list[Actor], attempt: Callable[[Actor], Booking]) -> list[object]:
     barrier = threading.Barrier(len(actors))
     outcomes: list[object] = [None] * len(actors)
 
