@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_scopes import scopes_disabled
@@ -75,6 +77,17 @@ class Command(BaseCommand):
         operator = User.objects.filter(username="plateforme").first()
         if operator is None:
             User.objects.create_superuser("plateforme", DEMO_PASSWORD, first_name="Exploitant", last_name="Plateforme")
+        # Each module app may add its own demo data: ``mairie.<app>.demo.load_demo(commune=, stdout=, quiet=)``.
+        for app in apps.get_app_configs():
+            if not app.name.startswith("mairie.") or app.label == "core":
+                continue
+            try:
+                module_demo = importlib.import_module(f"{app.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app.name}.demo":
+                    raise
+                continue
+            module_demo.load_demo(commune=commune, stdout=self.stdout, quiet=quiet)
         if not quiet:
             self.stdout.write(f"Demo commune: {commune.name}. Every account's password: {DEMO_PASSWORD}")
             self.stdout.write("\n".join(lines))
