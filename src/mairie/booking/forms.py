@@ -23,7 +23,7 @@ class ClosureForm(Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"],
     )
-    resource = forms.ModelChoiceField(
+    resource: forms.ModelChoiceField = forms.ModelChoiceField(  # type: ignore[type-arg]
         label=_("Qu'est-ce qui est fermé ?"),
         queryset=Resource.objects.none(),
         required=False,

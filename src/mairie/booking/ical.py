@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.core import signing
 from django.utils import timezone
@@ -101,7 +102,7 @@ def resource_token(*, resource_id: int, commune_id: int) -> str:
     return signing.Signer(salt=_SALT).sign_object({"k": "r", "r": resource_id, "c": commune_id})
 
 
-def read_token(token: str) -> dict[str, object] | None:
+def read_token(token: str) -> dict[str, Any] | None:
     try:
         data = signing.Signer(salt=_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError, TypeError):

@@ -323,7 +323,9 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or (self.session.title if self.session_id else "")
+        if self.title or self.session is None:
+            return self.title
+        return self.session.title
 
     @property
     def is_live(self) -> bool:

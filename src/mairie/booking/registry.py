@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
@@ -18,7 +19,7 @@ from mairie.core.personal_data import register_erasure_handler, register_persona
 
 MANAGE_ROLES = {Role.MEDIATOR, Role.FABLAB_MANAGER, Role.AGENT, Role.ADMIN, Role.PRACTITIONER, Role.NURSE}
 
-ACTION_LABELS = {
+ACTION_LABELS: dict[str, str | Promise] = {
     "booking.resource.created": _("Ajout d'une ressource à réserver"),
     "booking.resource.updated": _("Modification d'une ressource à réserver"),
     "booking.opening.added": _("Ajout d'horaires d'ouverture"),

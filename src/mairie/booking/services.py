@@ -196,10 +196,9 @@ def _check_open(
     holidays_apply = True
     for resource in resources:
         if not resource.is_active:
-            reason = resource.out_of_service_reason or _("indisponible pour le moment")
+            why = resource.out_of_service_reason or _("indisponible pour le moment")
             raise Closed(
-                _("« %(name)s » n'est pas disponible : %(reason)s.")
-                % {"name": resource.name, "reason": reason}
+                _("« %(name)s » n'est pas disponible : %(reason)s.") % {"name": resource.name, "reason": why}
             )
         rule = opening_rule_for(resource, starts_at, ends_at)
         if rule is None:
@@ -230,11 +229,11 @@ def _check_limits(
     week_start, _unused = local_day_bounds(day - timedelta(days=day.weekday()))
     week_end = week_start + timedelta(days=7)
     for resource in limited:
-        held = (
-            Booking.objects.filter(person=person, status__in=Booking.HOLDS_SEAT)
-            .filter(Q(resources=resource) | Q(session__resources=resource))
-            .exclude(pk=exclude.pk if exclude else None)
+        held = Booking.objects.filter(person=person, status__in=Booking.HOLDS_SEAT).filter(
+            Q(resources=resource) | Q(session__resources=resource)
         )
+        if exclude is not None:
+            held = held.exclude(pk=exclude.pk)
         if resource.max_per_day is not None:
             count = (
                 held.filter(starts_at__gte=day_start, starts_at__lt=day_end).values("pk").distinct().count()
@@ -278,7 +277,7 @@ def claim_resources(
 ) -> int:
     """Claims every 5-minute granule of [start − buffer before, end + buffer after) of each resource, all or
     nothing: if any granule is held already, nothing is kept and ``SlotTaken`` names the resource."""
-    rows = []
+    rows: list[ResourceClaim] = []
     for resource in resources:
         span = granules(
             starts_at - timedelta(minutes=resource.buffer_before_minutes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -145,7 +146,7 @@ def _ics(body: str, filename: str) -> HttpResponse:
     return response
 
 
-def _token_data(request: HttpRequest, token: str, kind: str) -> dict[str, object]:
+def _token_data(request: HttpRequest, token: str, kind: str) -> dict[str, Any]:
     data = ical.read_token(token)
     if not data or data.get("k") != kind or data.get("c") != request.commune.pk:  # type: ignore[attr-defined]
         raise Http404
@@ -174,7 +175,7 @@ def person_feed(request: HttpRequest, token: str) -> HttpResponse:
             summary=b.display_title,
             description=_booking_description(b),
             location=(b.session.location if b.session else "") or "",
-            status=_FEED_STATUS.get(b.status, "CONFIRMED"),  # type: ignore[arg-type]
+            status=_FEED_STATUS.get(Booking.Status(b.status), "CONFIRMED"),
             url=mine_url,
         )
         for b in rows
@@ -285,8 +286,8 @@ def resource_slots(request: HttpRequest, booking_resource_id: int) -> HttpRespon
             raise Http404 from None
         except BookingError as error:
             messages.error(request, error.message)
-            day = timezone.localtime(starts_at).date().isoformat()
-            return redirect(f"{reverse('booking:resource_slots', args=[resource.pk])}?jour={day}")
+            chosen = timezone.localtime(starts_at).date().isoformat()
+            return redirect(f"{reverse('booking:resource_slots', args=[resource.pk])}?jour={chosen}")
         messages.success(request, _("C'est réservé. Voici votre billet."))
         return redirect("booking:ticket", booking_id=booking.pk)
     day = _day_param(request)
