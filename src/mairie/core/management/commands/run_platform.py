@@ -11,6 +11,7 @@ platform is worse than a stopped one.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -49,8 +50,8 @@ def port_answers(host: str, port: int) -> bool:
         return False
 
 
-def mqtt_processes(manage: list[str]) -> list[PlatformProcess]:
-    """Broker (when none runs locally) and bridge, for the connected homes."""
+def mqtt_processes(manage: list[str], *, demo: bool = False) -> list[PlatformProcess]:
+    """Broker (when none runs locally) and bridge, for the connected homes; with the demo, simulated homes."""
     if not apps.is_installed("mairie.homecare"):
         return []
     processes = []
@@ -68,17 +69,23 @@ def mqtt_processes(manage: list[str]) -> list[PlatformProcess]:
             raise CommandError(
                 f"No MQTT broker answers on 127.0.0.1:{port}, and {demo_conf.name} listens on another port."
             )
-        (settings.PROJECT_DIR / "var" / "mosquitto").mkdir(parents=True, exist_ok=True)
+        broker_dir = settings.PROJECT_DIR / "var" / "mosquitto"
+        broker_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:  # mosquitto started as root runs as the "mosquitto" user: it must write there
+            with contextlib.suppress(LookupError, OSError):
+                shutil.chown(broker_dir, user="mosquitto", group="mosquitto")
         processes.append(PlatformProcess("broker", [mosquitto, "-c", str(demo_conf)], ready_port=port))
     processes.append(PlatformProcess("bridge", [*manage, "homecare_bridge"]))
+    if demo:  # a few homes' sensors, a fall and a fire (docs/homecare.md)
+        processes.append(PlatformProcess("simulator", [*manage, "homecare_simulate", "--homes", "3"]))
     return processes
 
 
-def platform_processes(*, host: str, port: int) -> list[PlatformProcess]:
+def platform_processes(*, host: str, port: int, demo: bool = False) -> list[PlatformProcess]:
     """The processes of DESIGN.md that exist so far, in starting order."""
     manage = [sys.executable, str(settings.PROJECT_DIR / "manage.py")]
     return [
-        *mqtt_processes(manage),
+        *mqtt_processes(manage, demo=demo),
         PlatformProcess(
             "web",
             [
@@ -131,7 +138,7 @@ class Command(BaseCommand):
 
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            for process in platform_processes(host=host, port=port):
+            for process in platform_processes(host=host, port=port, demo=demo):
                 children[process.name] = subprocess.Popen(
                     process.argv, env=env, cwd=settings.PROJECT_DIR, start_new_session=True
                 )

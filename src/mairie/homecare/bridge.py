@@ -1,0 +1,401 @@
+"""The MQTT bridge: gateways' messages in, committed events and alarms out, acknowledged only once committed.
+
+One process (``manage.py homecare_bridge``), two threads:
+
+- paho's network thread (``loop_start``) keeps the connection alive (pings, reconnection with back-off) and only
+  puts each received message on an in-memory queue; it never touches the database.
+- the main thread takes the messages in order, in small batches, and runs the handler
+  (``mairie.homecare.services.ingest.ingest_message``) for each inside one transaction per batch, with the
+  bridge's counters in the same transaction. Only after that transaction has committed does it acknowledge
+  the batch's messages to the broker (``client.ack(mid, qos)``, paho 2.x ``manual_ack=True``).
+
+What this gives, with a persistent session (``clean_session=False``, fixed client id) and QoS 1:
+
+- a message whose effect is not committed is never acknowledged, so the broker delivers it again after a crash,
+  a SIGKILL or a lost connection (with DUP set), and the handler's deduplication key makes the repeat harmless;
+- database errors (``OperationalError``/``InterfaceError``: server gone, connection refused, locked) roll the batch
+  back, close the connection, wait (exponential back-off) and retry the *same* messages in the same order, for as
+  long as it takes; the broker keeps everything else queued meanwhile (``max_queued_messages``);
+- payloads the handler refuses (malformed, unknown device, another home's topic...) are counted by reason and
+  acknowledged: they will never succeed;
+- a handler that raises something else (a bug) for one message does not block the stream nor lose the message:
+  the raw message is kept in ``BridgeDeadLetter`` (same transaction), counted as ``error``, and acknowledged.
+
+Acknowledgements are sent from the main thread: paho queues the PUBACK packet on a deque and wakes its network
+thread through a socket pair (the same path as ``publish()`` from another thread). A message id is only valid on
+the connection that delivered it: after a reconnection the broker sends unacknowledged messages again, possibly
+reusing ids for other messages, so an acknowledgement for a message received on an older connection is never
+sent (the message is still processed; its repeat is deduplicated and acknowledged).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections, transaction
+from django.utils import timezone
+from paho.mqtt.enums import CallbackAPIVersion
+
+log = logging.getLogger("mairie.homecare.bridge")
+
+TOPICS = ("zigbee2mqtt/#", "teleinfo/#")
+SHARED_GROUP = "mairie-bridge"
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+# Counter names the bridge adds to the handler's drop reasons.
+ACCEPTED = "ok"
+ERROR = "error"
+BAD_TOPIC = "malformed"
+
+
+class Outcome(Protocol):
+    accepted: bool
+    reason: str
+
+
+class Handler(Protocol):
+    def __call__(self, *, topic: str, payload: bytes, received_at: datetime) -> Outcome: ...
+
+
+def default_handler() -> Handler:
+    from mairie.homecare.services.ingest import ingest_message
+
+    return ingest_message
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    client_id: str = "mairie-bridge-1"
+    shared: bool = False
+    keepalive: int = 30
+    tls: bool = False
+    ca_file: str = ""
+    batch_size: int = 100
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    log_interval_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> BridgeConfig:
+        values: dict[str, Any] = {
+            "host": getattr(settings, "HOMECARE_MQTT_HOST", cls.host),
+            "port": getattr(settings, "HOMECARE_MQTT_PORT", cls.port),
+            "username": getattr(settings, "HOMECARE_MQTT_USERNAME", cls.username),
+            "password": getattr(settings, "HOMECARE_MQTT_PASSWORD", cls.password),
+            "client_id": getattr(settings, "HOMECARE_MQTT_CLIENT_ID", cls.client_id),
+            "tls": getattr(settings, "HOMECARE_MQTT_TLS", cls.tls),
+            "ca_file": getattr(settings, "HOMECARE_MQTT_CA_FILE", cls.ca_file),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def subscriptions(self) -> list[str]:
+        if self.shared:
+            return [f"$share/{SHARED_GROUP}/{topic}" for topic in TOPICS]
+        return list(TOPICS)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as the network thread hands it over: ``topic`` is None when it was not valid UTF-8."""
+
+    topic: str | None
+    payload: bytes
+    mid: int
+    qos: int
+    dup: bool
+    connection: int
+    received_at: datetime
+
+
+@dataclass
+class Counters:
+    """What the bridge did since it started (per reason), and what is not yet written to the database."""
+
+    total: Counter[str] = field(default_factory=Counter)
+    acked: int = 0
+    redelivered: int = 0
+    retries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            **dict(sorted(self.total.items())),
+            "acked": self.acked,
+            "redelivered": self.redelivered,
+            "retries": self.retries,
+        }
+
+
+def record_batch_counts(*, bridge: str, counts: Counter[str]) -> None:
+    """Adds the batch's counts to the bridge's rows, inside the batch's transaction (swappable in tests)."""
+    from mairie.homecare.bridge_stats import add_counts
+
+    add_counts(bridge=bridge, counts=counts)
+
+
+def keep_dead_letter(*, bridge: str, message: Received, error: str) -> None:
+    from mairie.homecare.bridge_stats import keep_dead_letter as keep
+
+    keep(
+        bridge=bridge,
+        topic=message.topic or "",
+        payload=message.payload,
+        error=error,
+        received_at=message.received_at,
+    )
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        *,
+        handler: Handler | None = None,
+        record_counts: Callable[..., None] | None = record_batch_counts,
+        dead_letter: Callable[..., None] = keep_dead_letter,
+    ) -> None:
+        self.config = config
+        self._handler = handler
+        self._record_counts = record_counts
+        self._dead_letter = dead_letter
+        self.counters = Counters()
+        self.stop_requested = threading.Event()
+        self.connected = threading.Event()
+        self._disconnected = threading.Event()
+        self._inbox: queue.Queue[Received] = queue.Queue()
+        # Guards the connection number and the connected flag against acknowledgements sent meanwhile.
+        self._connection_lock = threading.Lock()
+        self._connection = 0
+        self._last_log = time.monotonic()
+        self.client = self._make_client()
+
+    # --- MQTT side (network thread) ---------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.config.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if self.config.username:
+            client.username_pw_set(self.config.username, self.config.password or None)
+        if self.config.tls:
+            client.tls_set(ca_certs=self.config.ca_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, props: Any
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        with self._connection_lock:
+            self._connection += 1
+            self.connected.set()
+            self._disconnected.clear()
+        if not flags.session_present:
+            # First start with this client id, or the broker lost its state (persistence off?): whatever it held
+            # for us before is gone. Logged loudly because in steady state it must never happen.
+            log.warning("connected to %s:%s without a stored session", self.config.host, self.config.port)
+        else:
+            log.info("connected to %s:%s, session resumed", self.config.host, self.config.port)
+        client.subscribe([(topic, 1) for topic in self.config.subscriptions()])
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, props: Any
+    ) -> None:
+        with self._connection_lock:
+            self._connection += 1
+            self.connected.clear()
+            self._disconnected.set()
+        if not self.stop_requested.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, codes: list[Any], props: Any
+    ) -> None:
+        for topic, code in zip(self.config.subscriptions(), codes, strict=False):
+            if code.is_failure:
+                log.error("subscription to %s refused by the broker (%s): check its ACL", topic, code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Runs in paho's thread: an exception here would end that thread, so nothing may raise.
+        try:
+            try:
+                topic: str | None = message.topic
+            except UnicodeDecodeError:
+                topic = None
+            self._inbox.put(
+                Received(
+                    topic=topic,
+                    payload=bytes(message.payload),
+                    mid=message.mid,
+                    qos=message.qos,
+                    dup=bool(message.dup),
+                    connection=self._connection,
+                    received_at=timezone.now(),
+                )
+            )
+        except Exception:
+            log.exception("could not queue a received message (it stays unacknowledged)")
+
+    # --- Processing side (main thread) ------------------------------------------------------------------------
+
+    @property
+    def handler(self) -> Handler:
+        if self._handler is None:
+            self._handler = default_handler()
+        return self._handler
+
+    def start(self) -> None:
+        """Connect in the background; paho retries by itself until the broker answers."""
+        self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive)
+        self.client.loop_start()
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> None:
+        """Process messages until ``stop()`` (SIGTERM) or ``until()`` is true, then disconnect."""
+        self.start()
+        try:
+            while not self.stop_requested.is_set() and not (until and until()):
+                self.process_next(timeout=0.2)
+                self._log_periodically()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def close(self) -> None:
+        """Messages received but not yet processed stay unacknowledged: the broker keeps them for next time."""
+        self.stop_requested.set()
+        try:
+            if self.connected.is_set():
+                self.client.disconnect()
+                # The network thread sends what is queued (the last acknowledgements), then DISCONNECT, then
+                # calls on_disconnect: stopping it earlier could drop those acknowledgements.
+                self._disconnected.wait(timeout=5)
+        finally:
+            self.client.loop_stop()
+        log.info("bridge stopped: %s", self.counters.as_dict())
+
+    def process_next(self, *, timeout: float) -> int:
+        """Waits up to ``timeout`` for messages, processes one batch, acknowledges it; returns its size."""
+        try:
+            first = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return 0
+        batch = [first]
+        while len(batch) < self.config.batch_size:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        if self._commit_with_retries(batch):
+            self._acknowledge(batch)
+        return len(batch)
+
+    def _commit_with_retries(self, batch: list[Received]) -> bool:
+        delay = self.config.retry_initial_s
+        while True:
+            try:
+                counts = self._commit(batch)
+            except TRANSIENT_DATABASE_ERRORS as error:
+                log.warning(
+                    "database unavailable (%s); retrying %d message(s) in %.1f s", error, len(batch), delay
+                )
+            except Exception:
+                # Not a message's fault (those are dead-lettered inside _commit): an error after the commit
+                # (an on_commit hook) or in the counters. Retrying is safe: the handler deduplicates.
+                log.exception("batch of %d message(s) failed; retrying in %.1f s", len(batch), delay)
+            else:
+                self.counters.total.update(counts)
+                self.counters.redelivered += sum(1 for message in batch if message.dup)
+                return True
+            self.counters.retries += 1
+            self._close_database_connections()
+            if self.stop_requested.wait(delay):
+                return False  # stopping: nothing acknowledged, the broker delivers the batch again
+            delay = min(delay * 2, self.config.retry_max_s)
+
+    def _commit(self, batch: list[Received]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        with transaction.atomic():
+            for message in batch:
+                counts[self._handle(message)] += 1
+            if self._record_counts is not None:
+                self._record_counts(bridge=self.config.client_id, counts=counts)
+        return counts
+
+    def _handle(self, message: Received) -> str:
+        if message.topic is None:
+            return BAD_TOPIC
+        try:
+            with transaction.atomic():
+                outcome = self.handler(
+                    topic=message.topic, payload=message.payload, received_at=message.received_at
+                )
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except Exception as error:
+            log.exception(
+                "handler failed on %s (%d bytes); kept as a dead letter", message.topic, len(message.payload)
+            )
+            self._dead_letter(bridge=self.config.client_id, message=message, error=repr(error)[:2000])
+            return ERROR
+        if outcome.accepted:
+            return outcome.reason or ACCEPTED
+        return outcome.reason or "dropped"
+
+    def _acknowledge(self, batch: Iterable[Received]) -> None:
+        with self._connection_lock:
+            if not self.connected.is_set():
+                return
+            current = self._connection
+            for message in batch:
+                if message.qos > 0 and message.connection == current:
+                    self.client.ack(message.mid, message.qos)
+                    self.counters.acked += 1
+
+    def _close_database_connections(self) -> None:
+        for connection in connections.all(initialized_only=True):
+            try:
+                connection.close()
+            except Exception:  # a dead connection may fail to close; it is dropped either way
+                log.debug("closing a broken database connection failed", exc_info=True)
+
+    def _log_periodically(self) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= self.config.log_interval_s:
+            self._last_log = now
+            log.info("bridge counters: %s (queued %d)", self.counters.as_dict(), self._inbox.qsize())
+
+    # --- Commands to devices ------------------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=qos)
+
+
+def command_topic(*, base_topic: str, friendly_name: str) -> str:
+    """Zigbee2MQTT's command topic for a device (a friendly name may contain ``/``)."""
+    return f"{base_topic.rstrip('/')}/{friendly_name}/set"
