@@ -9,6 +9,7 @@ Channels consumer handles it in ``homecare_event(self, message)``. Events: ``ala
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -27,26 +28,62 @@ def home_group(home_id: int) -> str:
     return f"homecare.home.{home_id}"
 
 
-def _send(groups: list[str], message: dict[str, Any]) -> None:
+Item = tuple[str, dict[str, Any]]
+
+
+def send_now(items: list[Item]) -> None:
+    """Sends every (group, message) in one trip to the event loop (a thread per call is what costs)."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not items:
         return
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # the rows are committed; the console's no-JS refresh shows them anyway
-            logger.warning("Could not send %s to %s", message.get("event"), group, exc_info=True)
+
+    async def send_all() -> list[Any]:
+        return await asyncio.gather(
+            *(layer.group_send(group, message) for group, message in items), return_exceptions=True
+        )
+
+    try:
+        results = async_to_sync(send_all)()
+    except Exception:  # the rows are committed; the console's no-JS refresh shows them anyway
+        logger.warning("Could not send %s live events", len(items), exc_info=True)
+        return
+    for (group, message), result in zip(items, results, strict=True):
+        if isinstance(result, BaseException):
+            logger.warning("Could not send %s to %s: %r", message.get("event"), group, result)
+
+
+def _items(*, commune_id: int, home_id: int, event: str, console: bool, data: dict[str, Any]) -> list[Item]:
+    message = {"type": "homecare.event", "event": event, "commune_id": commune_id, "home_id": home_id, **data}
+    groups = [console_group(commune_id), home_group(home_id)] if console else [home_group(home_id)]
+    return [(group, message) for group in groups]
 
 
 def publish_on_commit(
     *, commune_id: int, home_id: int, event: str, console: bool = True, **data: Any
 ) -> None:
     """Sends ``event`` to the home's group (and the commune's console) once the transaction commits."""
-    message = {"type": "homecare.event", "event": event, "commune_id": commune_id, "home_id": home_id, **data}
-    groups = [home_group(home_id)]
-    if console:
-        groups.insert(0, console_group(commune_id))
-    transaction.on_commit(lambda: _send(groups, message), robust=True)
+    items = _items(commune_id=commune_id, home_id=home_id, event=event, console=console, data=data)
+    transaction.on_commit(lambda: send_now(items), robust=True)
+
+
+def publish_many_on_commit(events: list[dict[str, Any]]) -> None:
+    """Several events (each the keyword arguments of ``publish_on_commit``) sent together after commit."""
+    items: list[Item] = []
+    for event in events:
+        fields = dict(event)
+        items += _items(
+            commune_id=fields.pop("commune_id"),
+            home_id=fields.pop("home_id"),
+            event=fields.pop("event"),
+            console=fields.pop("console", True),
+            data=fields,
+        )
+    if items:
+        from mairie.core.tasks import enqueue_on_commit
+        from mairie.homecare.tasks import homecare_send_live_events
+
+        # Many events at once (a ticker): the worker fans them out, so the ticker is not held up by them.
+        enqueue_on_commit(homecare_send_live_events, [[group, message] for group, message in items])
 
 
 def alarm_message(alarm: Any) -> dict[str, Any]:

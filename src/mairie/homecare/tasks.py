@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
-from mairie.homecare import escalation
+from mairie.homecare import escalation, live
 from mairie.homecare.services import ticks
 
 logger = logging.getLogger(__name__)
@@ -33,3 +33,9 @@ def homecare_deadlines_ticker() -> None:
 def homecare_purge_device_events() -> None:
     """Every night: device messages older than the retention period (alarms and their timelines stay)."""
     ticks.purge_device_events()
+
+
+@db_task()
+def homecare_send_live_events(items: list[list]) -> None:
+    """Live events (``[group, message]`` pairs) that a ticker produced in bulk, sent to the channel layer."""
+    live.send_now([(group, message) for group, message in items])

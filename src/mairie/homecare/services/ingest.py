@@ -27,8 +27,8 @@ carry a unique key derived from the event.
 Drops (``accepted=False``), never an exception: ``too_large``, ``malformed``, ``foreign_topic`` (not a
 topic we serve, or the topic's commune is not the gateway's), ``unknown_gateway``, ``unknown_device``,
 ``duplicate``. Accepted with nothing to do: ``ignored``; a meter reading within a minute of the last one:
-``sampled``. An unexpected bug (not a database error) is logged and returned as ``error`` so that one
-poisoned message cannot block every home behind it.
+``sampled``. Anything else raised (a database error, or a bug) propagates: the bridge does not acknowledge a
+database error and retries the message; it keeps a message that hit a bug as a dead letter and moves on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
@@ -245,11 +245,6 @@ def ingest_message(*, topic: str, payload: bytes, received_at: datetime) -> Inge
             return _apply(where, topic, payload, received_at)
     except Malformed:
         return _drop(Reason.MALFORMED, where.gateway.home_id)
-    except DatabaseError:
-        raise
-    except Exception:
-        logger.exception("Ingest failed for a message on %s", topic[:200])
-        return _drop(Reason.ERROR, where.gateway.home_id)
 
 
 def _apply(where: Route, topic: str, payload: bytes, at: datetime) -> IngestOutcome:

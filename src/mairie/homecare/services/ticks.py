@@ -91,15 +91,19 @@ def inactivity_tick(now: datetime | None = None, *, limit: int = BATCH) -> dict[
             warned += homes
         if warned:
             _bulk_audit("homecare.inactivity.warning", warned, {})
-            for home in warned:
-                live.publish_on_commit(
-                    commune_id=home.commune_id,
-                    home_id=home.pk,
-                    event="inactivity.warning",
-                    console=False,
-                    reason=home.inactivity_reason,
-                    until=(now + timedelta(minutes=home.inactivity_warning_minutes)).isoformat(),
-                )
+            live.publish_many_on_commit(
+                [
+                    {
+                        "commune_id": home.commune_id,
+                        "home_id": home.pk,
+                        "event": "inactivity.warning",
+                        "console": False,
+                        "reason": home.inactivity_reason,
+                        "until": (now + timedelta(minutes=home.inactivity_warning_minutes)).isoformat(),
+                    }
+                    for home in warned
+                ]
+            )
     alarms = sum(1 for home_id in to_alarm if _inactivity_alarm(home_id, now))
     return {"warnings": len(warned), "alarms": alarms}
 
