@@ -180,6 +180,7 @@ _LAST_RESORT = (
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page: no database, no context processors (the database may be what failed)."""
+    content: str
     try:
         content = render_to_string(
             "500.html", {"home_url": "/", "platform_name": settings.MAIRIE_PLATFORM_NAME}
