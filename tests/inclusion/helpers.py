@@ -46,3 +46,10 @@ def make_course(
 ) -> list[WorkshopSession]:
     starts = [in_days(first_day + 7 * i) for i in range(workshop.sessions_per_course)]
     return course_create(actor=actor, workshop=workshop, starts=starts, **fields)
+
+
+def text(response: Any) -> str:
+    """The page as a person reads it (entities such as ``&#x27;`` turned back into characters)."""
+    import html
+
+    return html.unescape(response.content.decode())

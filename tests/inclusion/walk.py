@@ -65,7 +65,11 @@ def inclusion_objects(world: CommuneWorld) -> dict:
         skills=["2.1"],
     )
     drop_in = Workshop.objects.create(
-        commune=commune, title="Accès libre", kind=Workshop.Kind.DROP_IN, theme=theme, summary="Venez librement."
+        commune=commune,
+        title="Accès libre",
+        kind=Workshop.Kind.DROP_IN,
+        theme=theme,
+        summary="Venez librement.",
     )
     # A session under way today: its roll call and its records can be walked.
     ws = _session(world, workshop, now - timedelta(minutes=30), booked=1)

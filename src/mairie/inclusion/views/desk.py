@@ -477,11 +477,11 @@ def record_new(request: HttpRequest) -> HttpResponse:
     form = IndividualRecordForm(
         request.POST or None, initial={"day": timezone.localdate(), "duration_minutes": 30}
     )
+    if person is not None:  # what is asked of anonymous people only
+        for key in ("age_band", "residence_name", "residence_insee"):
+            form.fields.pop(key)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        if person is not None:
-            for key in ("age_band", "residence_name", "residence_insee"):
-                data.pop(key, None)
         try:
             activity.individual_accompaniment_create(actor=_staff_actor(request), person=person, **data)
         except InclusionError as exc:
