@@ -32,7 +32,8 @@ _PAGE_FACTS = """() => ({
   forms: [...document.forms].map((form, index) => ({
     index,
     method: (form.getAttribute('method') || 'get').toLowerCase(),
-    action: form.action,
+    // getAttribute: a field named "action" would hide the form's own property
+    action: new URL(form.getAttribute('action') || '', document.baseURI).href,
     fields: [...form.elements].map(e => e.name).filter(Boolean).sort().join(','),
     required: form.querySelectorAll([
       'input[required]:not([type=hidden]):not([type=checkbox]):not([type=radio])',
