@@ -38,6 +38,18 @@ ACTION_LABELS = {
     "homecare.gateway.registered": _("Passerelle enregistrée"),
     "homecare.device.registered": _("Appareil enregistré"),
     "homecare.contact.added": _("Personne à prévenir ajoutée"),
+    # People-facing pages: console, tablet, automation, requests.
+    "homecare.figures.viewed": _("Consultation des chiffres de la téléassistance"),
+    "homecare.device.command": _("Commande envoyée à un appareil"),
+    "homecare.schedule.created": _("Programmation d'un volet ou d'une lumière"),
+    "homecare.schedule.deleted": _("Programmation supprimée"),
+    "homecare.schedule.ran": _("Programmation exécutée"),
+    "homecare.setpoint.created": _("Programme de chauffage"),
+    "homecare.setpoint.deleted": _("Programme de chauffage supprimé"),
+    "homecare.tablet.sos": _("Appel à l'aide depuis la tablette"),
+    "homecare.tablet.renewed": _("Nouveau lien de tablette"),
+    "homecare.service_request.created": _("Demande de service à la mairie"),
+    "homecare.service_request.updated": _("Réponse à une demande de service"),
 }
 
 
@@ -62,3 +74,42 @@ def register() -> None:
         "homecare.contact_of", _("Les logements où vous êtes à prévenir"), personal_data.contact_data
     )
     register_erasure_handler(personal_data.erase)
+    register_people_facing()
+
+
+def register_people_facing() -> None:
+    """The console, the automation pages and residents' requests on the staff home; residents' requests as
+    personal data."""
+    from mairie.core.backoffice import StaffArea, register_staff_area
+    from mairie.homecare import automation, personal_data_people  # noqa: F401  (automation: its queue tasks)
+
+    register_staff_area(
+        StaffArea(
+            "homecare.console",
+            "homecare:console",
+            _("Téléassistance : console"),
+            _("Les alarmes en cours, les prendre en charge, le dossier de chaque logement, les chiffres."),
+        )
+    )
+    register_staff_area(
+        StaffArea(
+            "homecare.manage_homes",
+            "homecare:staff_homes",
+            _("Logements connectés"),
+            _("Volets, lumières et chauffage : à la main ou programmés. Le lien de la tablette."),
+        )
+    )
+    register_staff_area(
+        StaffArea(
+            "homecare.manage_homes",
+            "homecare:service_requests",
+            _("Demandes des résidents"),
+            _("Repas, transport, courses : les demandes envoyées depuis les tablettes."),
+        )
+    )
+    register_personal_data_provider(
+        "homecare.service_requests",
+        _("Vos demandes de service à la mairie"),
+        personal_data_people.service_requests_data,
+    )
+    register_erasure_handler(personal_data_people.erase)

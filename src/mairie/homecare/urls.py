@@ -1,7 +1,14 @@
 """Homecare URLs (under ``/teleassistance/``). Each views module owns its own ``urlpatterns``."""
 
-from mairie.homecare.views import relatives
+from mairie.homecare.views import automation, console, family, relatives, requests, tablet
 
 app_name = "homecare"
 
-urlpatterns = relatives.urlpatterns
+urlpatterns = [
+    *relatives.urlpatterns,
+    *console.urlpatterns,
+    *family.urlpatterns,
+    *tablet.urlpatterns,
+    *requests.urlpatterns,
+    *automation.urlpatterns,
+]
