@@ -24,6 +24,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -396,7 +397,9 @@ class Publisher:
             )
 
     def _prune(self) -> int:
-        self.pending = [info for info in self.pending if not info.is_published()]
+        # Not is_published(): it raises for a message published while the connection was down, which paho
+        # keeps and sends after reconnecting (its rc stays MQTT_ERR_NO_CONN even once acknowledged).
+        self.pending = [info for info in self.pending if not info._published]
         return len(self.pending)
 
     def wait_all_acknowledged(self, timeout: float = 60) -> None:
@@ -436,3 +439,78 @@ def discard_session(broker: Broker, client_id: str) -> None:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+class TcpProxy:
+    """A TCP forwarder (asyncio, in its own thread) that a test can cut: the database "goes away".
+
+    ``cut()`` closes every open connection and refuses new ones (the listening socket is closed, as when a
+    server is down); ``restore()`` listens again on the same port.
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        import asyncio
+
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._server: Any = None
+        self._writers: set[Any] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.restore()
+
+    def _call(self, coroutine: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    async def _pipe(self, reader: Any, writer: Any) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, client_reader: Any, client_writer: Any) -> None:
+        import asyncio
+
+        try:
+            server_reader, server_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers.update({client_writer, server_writer})
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer)
+        )
+        self._writers.difference_update({client_writer, server_writer})
+
+    async def _start(self) -> None:
+        import asyncio
+
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            transport = writer.transport
+            transport.abort()  # RST, as when the server's process dies
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self._call(self._start())
+
+    def cut(self) -> None:
+        self._call(self._stop())
+
+    def close(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

@@ -176,7 +176,10 @@ class Bridge:
         self.stop_requested = threading.Event()
         self.connected = threading.Event()
         self._disconnected = threading.Event()
-        self._inbox: queue.Queue[Received] = queue.Queue()
+        # Bounded: Mosquitto 2.0.11 does not hold to max_inflight_messages once acknowledgements flow (each PUBACK
+        # releases up to that many queued messages), so a backlog would otherwise all land in this process.
+        # When full, the network thread waits here, stops reading, and TCP holds the broker back.
+        self._inbox: queue.Queue[Received] = queue.Queue(maxsize=max(1000, 4 * config.batch_size))
         # Guards the connection number and the connected flag against acknowledgements sent meanwhile.
         self._connection_lock = threading.Lock()
         self._connection = 0
@@ -235,9 +238,13 @@ class Bridge:
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, codes: list[Any], props: Any
     ) -> None:
+        refused = False
         for topic, code in zip(self.config.subscriptions(), codes, strict=False):
             if code.is_failure:
+                refused = True
                 log.error("subscription to %s refused by the broker (%s): check its ACL", topic, code)
+        if not refused:
+            log.info("subscribed to %s", ", ".join(self.config.subscriptions()))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # Runs in paho's thread: an exception here would end that thread, so nothing may raise.
@@ -246,17 +253,22 @@ class Bridge:
                 topic: str | None = message.topic
             except UnicodeDecodeError:
                 topic = None
-            self._inbox.put(
-                Received(
-                    topic=topic,
-                    payload=bytes(message.payload),
-                    mid=message.mid,
-                    qos=message.qos,
-                    dup=bool(message.dup),
-                    connection=self._connection,
-                    received_at=timezone.now(),
-                )
+            received = Received(
+                topic=topic,
+                payload=bytes(message.payload),
+                mid=message.mid,
+                qos=message.qos,
+                dup=bool(message.dup),
+                connection=self._connection,
+                received_at=timezone.now(),
             )
+            while not self.stop_requested.is_set():
+                try:
+                    self._inbox.put(received, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+            # Stopping: the message stays unacknowledged, the broker delivers it again next time.
         except Exception:
             log.exception("could not queue a received message (it stays unacknowledged)")
 
