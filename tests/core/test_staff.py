@@ -213,6 +213,89 @@ def test_counter_account_without_email_nor_phone_gets_a_printable_sheet(client_f
     assert entry.actor == agent and entry.data["by_staff"] is True
 
 
+def _sheet_password(response) -> str:
+    return re.search(r'<dd class="sheet-secret">([^<]+)</dd>\s*</dl>', response.content.decode()).group(1)
+
+
+def test_an_account_made_at_the_counter_shows_in_the_persons_own_history(client_for, commune, agent):
+    client = client_for(commune, agent)
+    client.post(reverse("core:staff_resident_create"), _create_form(client))
+    marcel = User.objects.get(first_name="Marcel")
+    client.post(reverse("core:staff_resident_password", args=[marcel.pk]))
+    client.logout()
+    marcel.refresh_from_db()  # a new password: the session is tied to it
+    page = client_for(commune, marcel).get(reverse("core:account_history")).content.decode()
+    body = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert "Création du compte Fait par Sophie Lambert (agent de mairie) pour vous" in body
+    assert "Nouveau mot de passe donné au guichet de la mairie Fait par Sophie Lambert" in body
+
+
+def test_a_temporary_password_from_the_counter_is_replaced_at_first_sign_in(client_for, commune, agent):
+    client = client_for(commune, agent)
+    sheet = client.post(reverse("core:staff_resident_create"), _create_form(client))
+    assert "choisir votre propre mot de passe" in _text(sheet)
+    temporary = _sheet_password(sheet)
+    marcel = User.objects.get(first_name="Marcel")
+    client.logout()
+
+    signed_in = client.post(reverse("core:login"), {"login": marcel.username, "password": temporary})
+    assert signed_in.status_code == 302 and signed_in.url == reverse("core:password_change")
+    page = _text(client.get(signed_in.url))
+    assert "Choisir mon mot de passe" in page and "Mot de passe écrit sur votre fiche" in page
+    too_short = client.post(
+        reverse("core:password_change"),
+        {"old_password": temporary, "new_password1": "court", "new_password2": "court"},
+    )
+    assert too_short.status_code == 200
+    marcel.refresh_from_db()
+    assert marcel.must_change_password and marcel.check_password(temporary)
+
+    mine = "ma maison au bord de l'eau"
+    changed = client.post(
+        reverse("core:password_change"),
+        {"old_password": temporary, "new_password1": mine, "new_password2": mine},
+    )
+    assert changed.status_code == 302 and changed.url == reverse("core:account")
+    marcel.refresh_from_db()
+    assert not marcel.must_change_password and marcel.check_password(mine)
+    client.logout()
+    again = client.post(reverse("core:login"), {"login": marcel.username, "password": mine})
+    assert again.status_code == 302 and again.url == reverse("core:home")
+
+
+def test_a_new_sheet_asks_again_for_a_password_of_ones_own_and_keeps_where_one_was_going(
+    client_for, commune, agent
+):
+    odette = make_user(commune, first_name="Odette", password="ancien mot de passe")
+    client = client_for(commune, agent)
+    temporary = _sheet_password(client.post(reverse("core:staff_resident_password", args=[odette.pk])))
+    client.logout()
+    wanted = reverse("core:account_history")
+    signed_in = client.post(
+        reverse("core:login") + f"?next={wanted}", {"login": odette.username, "password": temporary}
+    )
+    assert signed_in.url == reverse("core:password_change") + "?next=%2Fmon-compte%2Fhistorique%2F"
+    mine = "une phrase bien à moi"
+    changed = client.post(
+        signed_in.url,
+        {"old_password": temporary, "new_password1": mine, "new_password2": mine, "next": wanted},
+    )
+    assert changed.url == wanted
+
+
+def test_a_password_chosen_by_the_person_at_the_counter_is_kept(client_for, commune, agent):
+    client = client_for(commune, agent)
+    data = {**_create_form(client), "password": "un mot de passe solide"}
+    client.post(reverse("core:staff_resident_create"), data)
+    marcel = User.objects.get(first_name="Marcel")
+    assert not marcel.must_change_password
+    client.logout()
+    signed_in = client.post(
+        reverse("core:login"), {"login": marcel.username, "password": "un mot de passe solide"}
+    )
+    assert signed_in.url == reverse("core:home")
+
+
 def test_sending_the_form_twice_makes_one_account(client_for, commune, agent):
     client = client_for(commune, agent)
     data = _create_form(client)

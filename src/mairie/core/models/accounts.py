@@ -49,6 +49,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     quiet_hours_start = models.TimeField(_("début des heures calmes"), null=True, blank=True)
     quiet_hours_end = models.TimeField(_("fin des heures calmes"), null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Set when town-hall staff print a temporary password; the person is asked to choose their own at sign-in.
+    must_change_password = models.BooleanField(default=False)
 
     objects = UserManager()
 

@@ -55,6 +55,8 @@ def account_register(
         commune=commune,
         actor=created_by or user,
         obj=user,
+        # Made at the counter: done by staff for the person, so it shows in the person's own history.
+        on_behalf_of=user if created_by is not None else None,
         data={"by_staff": created_by is not None, "email": bool(email), "phone": bool(phone)},
     )
     return user
@@ -106,7 +108,8 @@ def account_set_password(*, user: User, password: str, commune: Commune | None, 
     the caller keeps the current one (``login`` or ``update_session_auth_hash``).
     """
     user.set_password(password)
-    user.save(update_fields=["password"])
+    user.must_change_password = False  # their own now, not one printed at the counter
+    user.save(update_fields=["password", "must_change_password"])
     log_action("core.auth.password_changed", commune=commune, actor=user, obj=user, data={"how": reason})
 
 

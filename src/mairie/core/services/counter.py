@@ -65,6 +65,9 @@ def counter_account_create(
         password=password or temporary,
         created_by=by,
     )
+    if temporary:  # staff saw it: the person chooses their own at first sign-in
+        user.must_change_password = True
+        user.save(update_fields=["must_change_password"])
     return user, temporary
 
 
@@ -87,6 +90,9 @@ def counter_password_reset(*, commune: Commune, by: User, user: User) -> str:
         raise PermissionDenied("staff accounts renew their password themselves")
     password = temporary_password()
     user.set_password(password)
-    user.save(update_fields=["password"])
-    log_action("core.account.password_reset_at_counter", commune=commune, actor=by, obj=user)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    log_action(
+        "core.account.password_reset_at_counter", commune=commune, actor=by, obj=user, on_behalf_of=user
+    )
     return password

@@ -121,6 +121,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             else:
                 login_service.login_failures_clear(user=user, login=typed)
                 _sign_in(request, user)
+                if user.must_change_password:  # a temporary password printed at the counter
+                    return _choose_own_password(request)
                 return _after_login(request)
     return render(
         request,
@@ -131,6 +133,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
             "expired": request.GET.get("expired") == "1",
         },
     )
+
+
+def _choose_own_password(request: HttpRequest) -> HttpResponse:
+    """After signing in with a password printed by town-hall staff: the person chooses their own."""
+    target = reverse("core:password_change")
+    next_url = _safe_next(request, "")
+    return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
 
 
 @public
@@ -540,6 +549,8 @@ def password_reset_new(request: HttpRequest) -> HttpResponse:
 def password_change(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     form = PasswordChangeForm(user, request.POST or None)
+    if user.must_change_password and "old_password" in form.fields:
+        form.fields["old_password"].label = _("Mot de passe écrit sur votre fiche")
     if request.method == "POST":
         keys = login_service.throttle_keys(user=user, address=client_address(request))
         wait = login_service.throttle_wait_seconds(keys=keys)
@@ -557,10 +568,14 @@ def password_change(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Votre mot de passe est changé. Vos autres appareils sont déconnectés.")
             )
-            return redirect("core:account")
+            return redirect(_safe_next(request, reverse("core:account")))
         elif form.has_error("old_password"):
             login_service.login_failure_record(keys=keys, commune=request.commune, user=user)  # type: ignore[attr-defined]
-    return render(request, "core/auth/password_change.html", {"form": form})
+    return render(
+        request,
+        "core/auth/password_change.html",
+        {"form": form, "next": _safe_next(request, ""), "temporary": user.must_change_password},
+    )
 
 
 # --- two-factor authentication ----------------------------------------------------------------------------
