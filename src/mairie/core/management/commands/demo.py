@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+from base64 import b32encode
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import scopes_disabled
 
 from mairie.core.models import Commune, CommuneHost, Membership, Role, User
@@ -31,9 +34,26 @@ PEOPLE = [
     ("odette", "Odette", "Vidal", None, None, None),
 ]
 
+# Their roles see health or alarm data: they need a second factor. The demo gives each one an authenticator
+# app with a fixed, printed key, so a tester can sign in (``manage.py demo_totp <login>`` shows the code).
+SECOND_FACTOR_LOGINS = ("medecin", "infirmiere", "operateur")
+DEMO_TOTP_DEVICE_NAME = "Démo"
+
+
+def demo_totp_key(username: str) -> str:
+    """The demo's fixed authenticator key for ``username``, in hexadecimal as django-otp keeps it."""
+    return hashlib.sha256(f"mairie-demo-totp:{username}".encode()).hexdigest()[:40]
+
+
+def demo_totp_key_base32(username: str) -> str:
+    """The same key as an authenticator app asks for it (« saisir une clé »)."""
+    return b32encode(bytes.fromhex(demo_totp_key(username))).decode()
+
 
 class Command(BaseCommand):
-    help = "Create the demo commune (Val-de-Brume), its residents and one account per role. Safe to run twice."
+    help = (
+        "Create the demo commune (Val-de-Brume), its residents and one account per role. Safe to run twice."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--quiet", action="store_true", help="do not print the logins")
@@ -66,17 +86,30 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = account_register(
-                    commune=commune, first_name=first, last_name=last, email=email, phone=phone,
+                    commune=commune,
+                    first_name=first,
+                    last_name=last,
+                    email=email,
+                    phone=phone,
                     password=DEMO_PASSWORD,
                 )
                 User.objects.filter(pk=user.pk).update(username=username)
                 user.username = username
             if role:
                 Membership.objects.get_or_create(commune=commune, user=user, role=role)
+            if (
+                username in SECOND_FACTOR_LOGINS
+                and not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            ):
+                TOTPDevice.objects.create(
+                    user=user, name=DEMO_TOTP_DEVICE_NAME, key=demo_totp_key(username), confirmed=True
+                )
             lines.append(f"  {username:<12} {(role.label if role else Role.RESIDENT.label)!s}")
         operator = User.objects.filter(username="plateforme").first()
         if operator is None:
-            User.objects.create_superuser("plateforme", DEMO_PASSWORD, first_name="Exploitant", last_name="Plateforme")
+            User.objects.create_superuser(
+                "plateforme", DEMO_PASSWORD, first_name="Exploitant", last_name="Plateforme"
+            )
         # Each module app may add its own demo data: ``mairie.<app>.demo.load_demo(commune=, stdout=, quiet=)``.
         for app in apps.get_app_configs():
             if not app.name.startswith("mairie.") or app.label == "core":
@@ -92,3 +125,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo commune: {commune.name}. Every account's password: {DEMO_PASSWORD}")
             self.stdout.write("\n".join(lines))
             self.stdout.write("  plateforme   platform operator (Django admin at /admin/)")
+            self.stdout.write(
+                "Two-factor authentication (authenticator app) for "
+                + ", ".join(SECOND_FACTOR_LOGINS)
+                + ": after the password, type the code shown by"
+            )
+            self.stdout.write("  .venv/bin/python manage.py demo_totp <login>")
+            self.stdout.write("or add the account's key to an authenticator app:")
+            for username in SECOND_FACTOR_LOGINS:
+                self.stdout.write(f"  {username:<12} {demo_totp_key_base32(username)}")
