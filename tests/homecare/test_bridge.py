@@ -319,6 +319,32 @@ def test_acknowledgements_never_go_to_a_newer_connection():
     assert acks == [8]
 
 
+def test_messages_of_an_older_connection_wait_for_their_redelivery_only_when_the_session_was_resumed(db):
+    recorder = Recorder([])
+    bridge = Bridge(BridgeConfig(), handler=recorder, record_counts=None)
+    bridge.client = SimpleNamespace(ack=lambda mid, qos: None, subscribe=lambda topics: None)  # type: ignore[assignment]
+    ok = SimpleNamespace(is_failure=False)
+
+    def reconnect(*, session_present: bool) -> None:
+        flags = SimpleNamespace(session_present=session_present)
+        bridge._on_disconnect(bridge.client, None, flags, ok, None)  # type: ignore[arg-type]
+        bridge._on_connect(bridge.client, None, flags, ok, None)  # type: ignore[arg-type]
+
+    def received(payload: bytes) -> Received:
+        return Received(
+            "t", payload, mid=1, qos=1, dup=False, connection=bridge._connection, received_at=None
+        )  # type: ignore[arg-type]
+
+    reconnect(session_present=False)
+    bridge._inbox.put(received(b"before"))
+    reconnect(session_present=True)  # the broker kept the session: "before" comes again on this connection
+    assert bridge.process_next(timeout=1) == 0
+    bridge._inbox.put(received(b"lost-session"))
+    reconnect(session_present=False)  # the broker lost the session: what we hold is all there is
+    assert bridge.process_next(timeout=1) == 1
+    assert recorder.payloads() == [b"lost-session"]
+
+
 def test_a_topic_that_is_not_utf8_is_counted_as_malformed_without_reaching_the_handler(db):
     recorder = Recorder([])
     bridge = Bridge(BridgeConfig(), handler=recorder, record_counts=None)

@@ -51,6 +51,8 @@ log = logging.getLogger("mairie.homecare.bridge")
 
 TOPICS = ("zigbee2mqtt/#", "teleinfo/#")
 SHARED_GROUP = "mairie-bridge"
+# Never subscribed: unsubscribing from it is a round trip that changes nothing (see _flush_acknowledgements).
+FLUSH_TOPIC = "mairie/bridge/flush"
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 # Counter names the bridge adds to the handler's drop reasons.
 ACCEPTED = "ok"
@@ -81,7 +83,7 @@ class BridgeConfig:
     password: str = ""
     client_id: str = "mairie-bridge-1"
     shared: bool = False
-    keepalive: int = 30
+    keepalive: int = 60
     tls: bool = False
     ca_file: str = ""
     batch_size: int = 100
@@ -176,6 +178,8 @@ class Bridge:
         self.stop_requested = threading.Event()
         self.connected = threading.Event()
         self._disconnected = threading.Event()
+        self._unsubacks = threading.Condition()
+        self._unsubacked: set[int] = set()
         # Bounded: Mosquitto 2.0.11 does not hold to max_inflight_messages once acknowledgements flow (each PUBACK
         # releases up to that many queued messages), so a backlog would otherwise all land in this process.
         # When full, the network thread waits here, stops reading, and TCP holds the broker back.
@@ -183,6 +187,7 @@ class Bridge:
         # Guards the connection number and the connected flag against acknowledgements sent meanwhile.
         self._connection_lock = threading.Lock()
         self._connection = 0
+        self._session_resumed = False
         self._last_log = time.monotonic()
         self.client = self._make_client()
 
@@ -205,6 +210,7 @@ class Bridge:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         return client
 
     def _on_connect(
@@ -215,6 +221,7 @@ class Bridge:
             return
         with self._connection_lock:
             self._connection += 1
+            self._session_resumed = bool(flags.session_present)
             self.connected.set()
             self._disconnected.clear()
         if not flags.session_present:
@@ -303,13 +310,34 @@ class Bridge:
         self.stop_requested.set()
         try:
             if self.connected.is_set():
+                self._flush_acknowledgements(timeout=5)
                 self.client.disconnect()
-                # The network thread sends what is queued (the last acknowledgements), then DISCONNECT, then
-                # calls on_disconnect: stopping it earlier could drop those acknowledgements.
                 self._disconnected.wait(timeout=5)
         finally:
             self.client.loop_stop()
         log.info("bridge stopped: %s", self.counters.as_dict())
+
+    def _flush_acknowledgements(self, *, timeout: float) -> None:
+        """Waits until the broker has read the acknowledgements sent so far.
+
+        Closing the socket while the broker is still sending to us makes the kernel answer with a reset, and a
+        reset makes the broker drop what it had not read yet from us: the last PUBACKs. An UNSUBSCRIBE of a
+        topic we never subscribed to changes nothing in the session, and the broker answers it only after
+        reading everything sent before it on this connection.
+        """
+        result, mid = self.client.unsubscribe(FLUSH_TOPIC)
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            return
+        with self._unsubacks:
+            if not self._unsubacks.wait_for(lambda: mid in self._unsubacked, timeout=timeout):
+                log.warning(
+                    "the broker did not confirm the last acknowledgements; they may come back as duplicates"
+                )
+
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        with self._unsubacks:
+            self._unsubacked.add(mid)
+            self._unsubacks.notify_all()
 
     def process_next(self, *, timeout: float) -> int:
         """Waits up to ``timeout`` for messages, processes one batch, acknowledges it; returns its size."""
@@ -323,9 +351,21 @@ class Bridge:
                 batch.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        if self._commit_with_retries(batch):
+        batch = self._without_expected_redeliveries(batch)
+        if batch and self._commit_with_retries(batch):
             self._acknowledge(batch)
         return len(batch)
+
+    def _without_expected_redeliveries(self, batch: list[Received]) -> list[Received]:
+        """Drops the messages of an older connection when the current one resumed the session: the broker
+        delivers them again on this connection (and their acknowledgement could only go there). Otherwise
+        (disconnected, or a session the broker had lost) they are processed: an alarm must not wait for the
+        broker to come back, and a redelivery later is recognised as a duplicate."""
+        with self._connection_lock:
+            if not (self.connected.is_set() and self._session_resumed):
+                return batch
+            current = self._connection
+        return [message for message in batch if message.connection == current]
 
     def _commit_with_retries(self, batch: list[Received]) -> bool:
         delay = self.config.retry_initial_s
