@@ -48,18 +48,24 @@
     }
     this.socket = socket;
     socket.addEventListener("open", function () {
-      self.attempt = 0;
-      self.stats.opened += 1;
       self.lastPong = Date.now();
       self.startHeartbeat();
-      self.status("open");
-      /* Anything may have happened while we were away: fetch the page again. */
-      if (self.handlers.onOpen) { self.handlers.onOpen(self.stats.opened > 1); }
     });
     socket.addEventListener("message", function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (error) { return; }
-      if (data.event === "pong" || data.event === "hello") { self.lastPong = Date.now(); return; }
+      self.lastPong = Date.now();
+      if (data.event === "pong") { return; }
+      if (data.event === "hello") {
+        /* The server let us in (it says hello only then): the wait starts again from one second next time.
+           A server that accepts and drops us at once keeps the wait growing instead of a tight loop. */
+        self.attempt = 0;
+        self.stats.opened += 1;
+        self.status("open");
+        /* Anything may have happened while we were away: fetch the page again. */
+        if (self.handlers.onOpen) { self.handlers.onOpen(self.stats.opened > 1); }
+        return;
+      }
       if (self.handlers.onMessage) { self.handlers.onMessage(data); }
     });
     socket.addEventListener("close", function () {
