@@ -80,13 +80,13 @@ async def test_the_console_socket_refuses_everyone_else(commune, other_commune):
         (far.operator, True),  # an operator of another commune, on this commune's site
     ):
         communicator = await sync_to_async(socket)(commune, CONSOLE, user, verified=verified)
-        ok, code = await communicator.connect()
+        ok, _code = await communicator.connect()
         assert not ok, (user, verified)
         await communicator.disconnect()
 
 
 async def test_the_tablet_link_opens_its_homes_socket_and_receives_its_events(commune, other_commune):
-    world, far = await setup(commune, other_commune)
+    world, _far = await setup(commune, other_commune)
     token = await sync_to_async(lambda: _token(world))()
     home = await sync_to_async(socket)(commune, f"/ws/teleassistance/maison/{world.home.pk}/?jeton={token}")
     assert await connected(home)
