@@ -66,6 +66,7 @@ bench: $(STAMP)
 	@PYTHON=$(BIN)/python bin/prepare-machine bench
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/booking_last_seats.py
+	$(BIN)/python bench/homecare_bridge.py
 
 screenshot: $(STAMP)
 	$(BIN)/python bench/screenshot.py

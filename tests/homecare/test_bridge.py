@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from django.db import OperationalError
 
-from mairie.homecare.bridge import Bridge, BridgeConfig, Received, command_topic
+from mairie.homecare.bridge import Bridge, BridgeConfig, Received
 from tests.homecare.mqtt_support import (
     BRIDGE_PASSWORD,
     BRIDGE_USER,
@@ -357,10 +357,6 @@ def test_a_topic_that_is_not_utf8_is_counted_as_malformed_without_reaching_the_h
     assert bridge.process_next(timeout=1) == 1
     assert recorder.seen == []
     assert bridge.counters.total == {"malformed": 1}
-
-
-def test_command_topic_follows_zigbee2mqtt():
-    assert command_topic(base_topic=BASE, friendly_name="salon/volet") == f"{BASE}/salon/volet/set"
 
 
 def test_shipped_broker_config_keeps_messages():

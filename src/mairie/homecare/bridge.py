@@ -441,13 +441,3 @@ class Bridge:
         if now - self._last_log >= self.config.log_interval_s:
             self._last_log = now
             log.info("bridge counters: %s (queued %d)", self.counters.as_dict(), self._inbox.qsize())
-
-    # --- Commands to devices ------------------------------------------------------------------------------------
-
-    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(topic, payload, qos=qos)
-
-
-def command_topic(*, base_topic: str, friendly_name: str) -> str:
-    """Zigbee2MQTT's command topic for a device (a friendly name may contain ``/``)."""
-    return f"{base_topic.rstrip('/')}/{friendly_name}/set"
