@@ -124,7 +124,7 @@ def _equip(
 
 
 def _device_states(devices: dict[str, Device], now: Any) -> None:
-    rng = random.Random(3)  # noqa: S311  (demo data)
+    rng = random.Random(3)
     for name, device in devices.items():
         seen = now - timedelta(minutes=rng.randint(1, 40))
         state: dict[str, Any] = {}
@@ -239,7 +239,7 @@ def _past_alarms(home: Home, devices: dict[str, Device], contacts: list[Any], no
 
 def _energy(home: Home, meter: Device, now: Any) -> None:
     """A reading every half hour for five weeks: about 7 kWh a day, more in the evening; yesterday much more."""
-    rng = random.Random(7)  # noqa: S311  (demo data)
+    rng = random.Random(7)
     start = (now - timedelta(days=ENERGY_DAYS)).replace(minute=0, second=0, microsecond=0)
     yesterday = (now - timedelta(days=1)).date()
     index = 12_345_000
@@ -247,7 +247,7 @@ def _energy(home: Home, meter: Device, now: Any) -> None:
     at = start
     while at <= now:
         local = timezone.localtime(at)
-        power = (
+        power: float = (
             180
             + (900 if 18 <= local.hour < 22 else 0)
             + (600 if 7 <= local.hour < 9 else 0)

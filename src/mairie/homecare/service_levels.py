@@ -66,7 +66,7 @@ def percentile(alarms: QuerySet[Alarm], fraction: float, *, count: int | None = 
         return None
     position = (n - 1) * fraction
     below = math.floor(position)
-    rows = list(waits.order_by("wait", "pk").values_list("wait", flat=True)[below : below + 2])
+    rows = list(waits.order_by("wait", "pk").values_list("wait", flat=True)[below : below + 2])  # type: ignore[misc]
     low = rows[0]
     if len(rows) == 1 or position == below:
         return low
@@ -83,7 +83,7 @@ def service_levels(alarms: QuerySet[Alarm], *, start: datetime, end: datetime) -
         closed=Count("pk", filter=Q(state__in=Alarm.CLOSED_STATES)),
         false_alarms=Count("pk", filter=Q(state=Alarm.State.FALSE_ALARM)),
     )
-    within = _durations(period).filter(wait__lte=ANSWER_TARGET).count()
+    within = _durations(period).filter(wait__lte=ANSWER_TARGET).count()  # type: ignore[misc]
     labels = dict(Alarm.Kind.choices)
     per_kind = [
         KindCount(row["kind"], str(labels.get(row["kind"], row["kind"])), row["n"])

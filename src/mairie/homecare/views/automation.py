@@ -82,7 +82,7 @@ class ScheduleForm(Form):
 
     def __init__(self, *args: Any, home: Home, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["device"].choices = [
+        self.fields["device"].choices = [  # type: ignore[attr-defined]
             (d.pk, f"{d} ({d.get_kind_display()})")
             for d in Device.objects.filter(home=home, kind__in=automation.COMMANDS).order_by("room", "pk")
         ]
@@ -109,7 +109,7 @@ class SetpointForm(Form):
 
     def __init__(self, *args: Any, home: Home, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["device"].choices = [
+        self.fields["device"].choices = [  # type: ignore[attr-defined]
             (d.pk, f"{d} — {d.room}" if d.room else str(d))
             for d in Device.objects.filter(home=home, kind=Device.Kind.THERMOSTAT).order_by("room", "pk")
         ]
@@ -198,7 +198,11 @@ def _home_page(
 def staff_home(request: HttpRequest, home_id: int) -> HttpResponse:
     home = _home(request, home_id)
     log_action(
-        "homecare.home.viewed", commune=home.commune, actor=request.user, obj=home, data={"via": "automation"}
+        "homecare.home.viewed",
+        commune=home.commune,
+        actor=request.user,  # type: ignore[arg-type]
+        obj=home,
+        data={"via": "automation"},
     )
     return _home_page(request, home)
 

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from mairie.homecare.models import Alarm, AlarmEvent
 
-SEVERITY_RANK = {
+SEVERITY_RANK: dict[str, int] = {
     Alarm.Severity.CRITICAL: 0,
     Alarm.Severity.HIGH: 1,
     Alarm.Severity.MEDIUM: 2,

@@ -89,7 +89,7 @@ def _audit_shown(request: HttpRequest, alarms: list[Alarm]) -> None:
         log_action(
             "homecare.alarm.viewed",
             commune=alarm.commune,
-            actor=request.user,
+            actor=request.user,  # type: ignore[arg-type]
             obj=alarm,
             data={"via": "console_list"},
         )
@@ -360,7 +360,7 @@ def console_figures(request: HttpRequest) -> HttpResponse:
     log_action(
         "homecare.figures.viewed",
         commune=request.commune,  # type: ignore[attr-defined]
-        actor=request.user,
+        actor=request.user,  # type: ignore[arg-type]
         data={"from": first.isoformat(), "to": last.isoformat()},
     )
     return render(

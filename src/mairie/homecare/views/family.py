@@ -56,7 +56,7 @@ def family(request: HttpRequest) -> HttpResponse:
         log_action(
             "homecare.home.viewed",
             commune=commune,
-            actor=request.user,
+            actor=request.user,  # type: ignore[arg-type]
             obj=home,
             data={"via": "relative_list"},
         )
@@ -85,7 +85,7 @@ def family_home(request: HttpRequest, home_id: int) -> HttpResponse:
         AlarmEvent.objects.filter(alarm__in=shown).select_related("actor", "contact").order_by("at", "pk")
     ):
         timelines[event.alarm_id].append(event)
-    is_contact = Contact.objects.filter(home=home, user=request.user).exists()
+    is_contact = Contact.objects.filter(home=home, user=request.user).exists()  # type: ignore[misc]
     return render(
         request,
         "homecare/relative_home.html",
