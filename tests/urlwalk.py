@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
@@ -446,18 +446,48 @@ def fetch(client: Client, method: str, url: str, data: Mapping[str, Any] | None 
 
 
 def fetch_and_diff(
-    client: Client, method: str, url: str, data: Mapping[str, Any] | None = None
+    client: Client,
+    method: str,
+    url: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    follow: bool = False,
+    before: Snapshot | None = None,
 ) -> tuple[HttpResponse, list[Change]]:
-    """Like ``fetch``, also returning the rows the request changed before they are rolled back."""
+    """Like ``fetch``, also returning the rows the request changed before they are rolled back.
+
+    Rows are compared only when the request wrote to one of the project's tables (sessions aside), which
+    keeps long walks fast; ``before`` may give the ``snapshot()`` every request starts from. With
+    ``follow``, a redirect is followed as a browser would (``response.followed`` is the page it leads to);
+    the rows compared are those the request itself changed.
+    """
     cookies = copy.deepcopy(client.cookies)
+    tables = {m._meta.db_table.lower() for m in tracked_models()}
+    writes: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statement = sql.lstrip().lower()
+        if statement.startswith(("insert", "update", "delete", "replace")) and any(
+            t in statement for t in tables
+        ):
+            writes.append(statement)
+        return execute(sql, params, many, context)
+
+    after: Snapshot | None = None
     sid = transaction.savepoint()
     try:
-        before = snapshot()
-        response = client.get(url, data or {}) if method == "GET" else client.post(url, data or {})
-        return response, diff(before, snapshot())
+        with connection.execute_wrapper(record):
+            response = client.get(url, data or {}) if method == "GET" else client.post(url, data or {})
+        if writes:
+            after = snapshot()
+        response.followed = None  # type: ignore[attr-defined]
+        if follow and 300 <= response.status_code < 400:
+            response.followed = client.get(response["Location"])  # type: ignore[attr-defined]
     finally:
         transaction.savepoint_rollback(sid)
         client.cookies = cookies
+    # Rolled back: the database is as it was before the request.
+    return response, diff(before or snapshot(), after) if after is not None else []
 
 
 def body_of(response: HttpResponse) -> str:
@@ -730,9 +760,17 @@ def _selected(f: FormField) -> list[str]:
     return non_empty[:1] if not f.multiple else []
 
 
+def clicked_button(form: PageForm) -> dict[str, str]:
+    """The name and value of the first named submit button: a browser sends the one clicked."""
+    for f in form.fields:
+        if f.type == "submit" and f.tag in ("button", "input"):
+            return {f.name: f.value}
+    return {}
+
+
 def default_data(form: PageForm) -> dict[str, Any]:
-    """What the browser would send if the person changed nothing."""
-    data: dict[str, Any] = {}
+    """What the browser would send if the person changed nothing and clicked the first button."""
+    data: dict[str, Any] = dict(clicked_button(form))
     for f in form.fields:
         if f.tag == "button" or f.type in ("submit", "button", "reset", "image", "file"):
             continue
@@ -781,8 +819,9 @@ def plausible_data(form: PageForm) -> dict[str, Any]:
 
 
 def empty_data(form: PageForm) -> dict[str, Any]:
-    """Only the hidden values (CSRF token, next): every field left empty, every box unticked."""
+    """Only the hidden values (CSRF token, next) and the button: every field empty, every box unticked."""
     data = {f.name: f.value for f in form.fields if f.tag == "input" and f.type == "hidden"}
+    data.update(clicked_button(form))
     for f in form.typed_fields:
         data[f.name] = ""
     return data
