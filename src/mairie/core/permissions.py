@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from .models import Commune, Membership, Role, User
 
@@ -84,7 +85,8 @@ def needs_second_factor(user: User | Any, commune: Commune | None) -> bool:
     return bool(roles_of(user, commune) & SENSITIVE_ROLES)
 
 
-ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+# Any response: pages, redirects, file and streaming downloads (CSV, spreadsheets, logos).
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponseBase])
 
 
 def require_capability(capability: str) -> Callable[[ViewFunc], ViewFunc]:
@@ -93,7 +95,7 @@ def require_capability(capability: str) -> Callable[[ViewFunc], ViewFunc]:
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             ensure_capability(request.user, request.commune, capability)  # type: ignore[attr-defined]
@@ -109,7 +111,7 @@ def require_login(view: ViewFunc) -> ViewFunc:
     """Any signed-in person with a role in this commune (a resident at least)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not roles_of(request.user, request.commune):  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ OUTBOUND_CHANNELS = (Notification.Channel.EMAIL, Notification.Channel.SMS)
 # Messages that carry a secret (a sign-in code or link): once handed to the provider, or given up on, the
 # stored copy is blanked so that nobody reading the table (or a database dump) can sign in with it.
 SECRET_TEMPLATES = frozenset({"core/login_code", "core/password_reset"})
-SECRET_REMOVED = "[code retiré après l'envoi]"
+SECRET_REMOVED = "[code retiré après l'envoi]"  # noqa: S105 (a placeholder text, not a secret)
 
 
 class Outcome(enum.Enum):

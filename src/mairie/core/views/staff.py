@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -604,7 +605,7 @@ def staff_commune(request: HttpRequest) -> HttpResponse:
 @public
 @require_GET
 @cache_control(max_age=300, public=True)
-def commune_logo(request: HttpRequest) -> HttpResponse:
+def commune_logo(request: HttpRequest) -> HttpResponseBase:
     """The commune's logo, read from whatever storage holds uploads (no separate media server to set up).
 
     Public: every page's header shows it. Only PNG and JPEG files checked by ``check_logo`` are ever stored.
@@ -612,7 +613,7 @@ def commune_logo(request: HttpRequest) -> HttpResponse:
     logo = _commune(request).logo
     if not logo:
         raise Http404
-    content_type = "image/png" if logo.name.lower().endswith(".png") else "image/jpeg"
+    content_type = "image/png" if (logo.name or "").lower().endswith(".png") else "image/jpeg"
     return FileResponse(logo.open("rb"), content_type=content_type)
 
 
