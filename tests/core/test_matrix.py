@@ -261,3 +261,33 @@ def test_anonymous_visitor_gets_the_django_admin_login_only(world):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_a_switched_off_service_shows_none_of_its_pages(world):
+    """With a module off in the commune, nobody reaches its pages there, whatever their role."""
+    from mairie.core.modules import MODULES
+
+    world.commune.enabled_modules = []
+    world.commune.save(update_fields=["enabled_modules"])
+    clients = {ANONYMOUS: client_as(world.host, None), OWNER: client_as(world.host, world.resident)}
+    for role in ROLES:
+        clients[role] = client_as(world.host, world.users[role])
+    failures, walked = [], 0
+    for endpoint in endpoints():
+        module = next((key for key in MODULES if endpoint.view_path.startswith(f"mairie.{key}.")), None)
+        if module is None or endpoint.capability is None:
+            continue
+        try:
+            url = endpoint.url_for(world) if endpoint.params else endpoint.url({})
+        except Unmappable:
+            continue
+        for who, client in clients.items():
+            for method in ("GET", "POST"):
+                walked += 1
+                got = outcome(fetch(client, method, url))
+                refused = {"404", "405", "login", "403"} if who == ANONYMOUS else {"404", "405", "403"}
+                if got not in refused:
+                    failures.append(f"{method} {url} ({module} off) as {who}: {got}")
+    if not walked:
+        pytest.skip("no module pages yet")
+    assert not failures, "\n".join(failures)
