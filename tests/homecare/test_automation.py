@@ -373,3 +373,22 @@ def test_a_command_reaches_the_gateway_through_mosquitto(world, settings, django
     with scopes_disabled():
         command.refresh_from_db()
     assert command.published_at is not None and command.error == ""
+
+
+@pytest.mark.django_db
+def test_staff_set_a_thermostat_by_hand_and_a_bad_temperature_is_shown_next_to_its_field(world, broker):
+    agent = client_as(world.commune, world.agent)
+    thermostat = world.devices["thermostat"]
+    url = reverse("homecare:staff_command", args=[world.home.pk])
+    with time_machine.travel(datetime(2026, 6, 20, 15, 0, tzinfo=PARIS), tick=False):
+        bad = agent.post(url, {"device": thermostat.pk, "temperature": "35"})
+        assert bad.status_code == 200
+        text = bad.content.decode()
+        assert "Choisissez une température entre 7 et 28 °C." in text
+        assert f'id="thermostat-{thermostat.pk}-temperature"' in text and 'aria-invalid="true"' in text
+        with scopes_disabled():
+            assert not DeviceCommand.objects.exists()
+        good = agent.post(url, {"device": thermostat.pk, "temperature": "20,5"})
+    assert good.status_code == 302
+    with scopes_disabled():
+        assert DeviceCommand.objects.get().payload == {"current_heating_setpoint": 20.5}

@@ -115,6 +115,30 @@ class SetpointForm(Form):
         ]
 
 
+class TemperatureForm(Form):
+    temperature = forms.CharField(
+        label=gettext_lazy("Température voulue (°C)"),
+        max_length=5,
+        help_text=gettext_lazy("Entre 7 et 28, par demi-degré, par exemple 19,5."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+
+    def clean_temperature(self) -> float:
+        try:
+            return float(automation.parse_temperature(self.cleaned_data["temperature"]))
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["temperature"]) from None
+
+
+def temperature_form(device: Device, data: Any = None) -> TemperatureForm:
+    current = automation.current_setpoint(device)
+    return TemperatureForm(
+        data,
+        auto_id=f"thermostat-{device.pk}-%s",
+        initial={"temperature": str(current).replace(".", ",") if current is not None else ""},
+    )
+
+
 def _home(request: HttpRequest, home_id: int) -> Home:
     home = selectors.staff_homes(request.user, request.commune).filter(pk=home_id).first()  # type: ignore[arg-type, attr-defined]
     if home is None:
@@ -145,7 +169,7 @@ def _home_page(
     *,
     schedule_form: ScheduleForm | None = None,
     setpoint_form: SetpointForm | None = None,
-    status: int = 200,
+    failed_command: tuple[int, TemperatureForm] | None = None,
 ) -> HttpResponse:
     now = timezone.now()
     zone = rules.home_zone(home)
@@ -158,6 +182,13 @@ def _home_page(
             **row,
             "commands": automation.COMMANDS.get(row["device"].kind, ()),
             "setpoint": automation.current_setpoint(row["device"]),
+            "form": (
+                failed_command[1]
+                if failed_command and failed_command[0] == row["device"].pk
+                else temperature_form(row["device"])
+            )
+            if row["device"].kind == Device.Kind.THERMOSTAT
+            else None,
         }
         for row in device_rows(devices, now)
     ]
@@ -187,7 +218,6 @@ def _home_page(
             "weekday_names": dict(WEEKDAYS),
             "notice": energy.unusual_consumption(home, now=now),
         },
-        status=status,
     )
 
 
@@ -219,12 +249,16 @@ def staff_command(request: HttpRequest, home_id: int) -> HttpResponse:
     home = _home(request, home_id)
     actor = request.actor  # type: ignore[attr-defined]
     device = Device.objects.filter(home=home, pk=_int(request.POST.get("device"))).first()
+    by_temperature = "temperature" in request.POST  # the thermostat's form; the others send a command
+    if device is not None and by_temperature and device.kind == Device.Kind.THERMOSTAT:
+        form = temperature_form(device, request.POST)
+        if not form.is_valid():
+            return _home_page(request, home, failed_command=(device.pk, form))
+        payload: dict[str, Any] = {automation.SETPOINT_FIELD: form.cleaned_data["temperature"]}
     try:
-        if device is None:
+        if device is None or by_temperature != (device.kind == Device.Kind.THERMOSTAT):
             raise ValidationError(_("Choisissez un appareil de ce logement."))
-        if device.kind == Device.Kind.THERMOSTAT:
-            payload = {automation.SETPOINT_FIELD: request.POST.get("temperature", "")}
-        else:
+        if not by_temperature:
             payload = automation.command_payload(device, request.POST.get("command", ""))
         automation.device_command(
             actor=actor, device=device, payload=payload, source=DeviceCommand.Source.STAFF
@@ -277,7 +311,7 @@ def staff_schedule_add(request: HttpRequest, home_id: int) -> HttpResponse:
         else:
             messages.success(request, _("La programmation est enregistrée."))
             return _back(home)
-    return _home_page(request, home, schedule_form=form, status=200)
+    return _home_page(request, home, schedule_form=form)
 
 
 @require_capability(MANAGE)
@@ -319,7 +353,7 @@ def staff_setpoint_add(request: HttpRequest, home_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Le programme de chauffage est enregistré."))
             return _back(home)
-    return _home_page(request, home, setpoint_form=form, status=200)
+    return _home_page(request, home, setpoint_form=form)
 
 
 @require_capability(MANAGE)

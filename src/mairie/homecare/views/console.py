@@ -162,7 +162,11 @@ def _timeline(alarm: Alarm) -> list[AlarmEvent]:
 
 
 def _alarm_page(
-    request: HttpRequest, alarm: Alarm, *, close_form: CloseForm | None = None, status: int = 200
+    request: HttpRequest,
+    alarm: Alarm,
+    *,
+    close_form: CloseForm | None = None,
+    help_form: HelpForm | None = None,
 ) -> HttpResponse:
     home = alarm.home
     with scope(commune=alarm.commune):
@@ -180,11 +184,10 @@ def _alarm_page(
             "step": step_text(alarm, steps[-1] if steps else None),
             "age": age_text(alarm.raised_at),
             "close_form": close_form or CloseForm(auto_id="fermer-%s"),
-            "help_form": HelpForm(auto_id="aide-%s"),
+            "help_form": help_form or HelpForm(auto_id="aide-%s"),
             "number": rules.emergency_number(alarm.kind),
             "zone": rules.home_zone(home),
         },
-        status=status,
     )
 
 
@@ -225,8 +228,10 @@ def console_acknowledge(request: HttpRequest, alarm_id: int) -> HttpResponse:
 @require_POST
 def console_help_on_way(request: HttpRequest, alarm_id: int) -> HttpResponse:
     alarm = selectors.console_alarm(request.user, alarm_id, audit=False)  # type: ignore[arg-type]
-    form = HelpForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
+    form = HelpForm(request.POST, auto_id="aide-%s")
+    if not form.is_valid():
+        return _alarm_page(request, alarm, help_form=form)
+    note = form.cleaned_data["note"]
     try:
         with scope(commune=alarm.commune):
             alarm_help_on_way(user=request.user, alarm=alarm, note=note)  # type: ignore[arg-type]
@@ -264,7 +269,7 @@ def console_close(request: HttpRequest, alarm_id: int) -> HttpResponse:
                 _("L'alarme est terminée (fausse alerte).") if false_alarm else _("L'alarme est terminée."),
             )
             return redirect(reverse("homecare:console"))
-    return _alarm_page(request, alarm, close_form=form, status=200)
+    return _alarm_page(request, alarm, close_form=form)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def _controls(home: Home) -> list[dict[str, Any]]:
 
 
 def _page(
-    request: HttpRequest, home: Home, *, token: str, form: ServiceRequestForm | None = None, status: int = 200
+    request: HttpRequest, home: Home, *, token: str, form: ServiceRequestForm | None = None
 ) -> HttpResponse:
     now = timezone.now()
     zone = rules.home_zone(home)
@@ -147,7 +147,6 @@ def _page(
             "today": now.astimezone(zone),
             "ws_path": ws_path,
         },
-        status=status,
     )
 
 
@@ -216,7 +215,7 @@ def _act(request: HttpRequest, home: Home, token: str) -> HttpResponse:
                         request, _("Votre demande est envoyée à la mairie. On vous rappelle bientôt.")
                     )
                     return redirect(here)
-            return _page(request, home, token=token, form=form, status=200)
+            return _page(request, home, token=token, form=form)
         else:
             messages.error(request, _("Ce bouton n'existe pas. Choisissez un des boutons de la page."))
     except ValidationError as error:
