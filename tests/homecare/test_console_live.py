@@ -7,10 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import pytest_asyncio
 import time_machine
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django_scopes import scope, scopes_disabled
 
 from mairie.core.acting import Actor
@@ -26,6 +28,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 PARIS = ZoneInfo("Europe/Paris")
 T = datetime(2026, 11, 26, 14, 0, tzinfo=PARIS)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_thread_connections():
+    """The sync parts (tests and consumers) run in one worker thread: its database connection is closed at the
+    end, or PostgreSQL refuses to drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def socket(commune, path: str, user=None, *, verified: bool = True) -> WebsocketCommunicator:
