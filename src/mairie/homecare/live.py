@@ -43,6 +43,13 @@ def send_now(items: list[Item]) -> None:
         )
 
     try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:  # called from code that runs inside an event loop: hand the sends to that loop
+        running.create_task(send_all())
+        return
+    try:
         results = async_to_sync(send_all)()
     except Exception:  # the rows are committed; the console's no-JS refresh shows them anyway
         logger.warning("Could not send %s live events", len(items), exc_info=True)
