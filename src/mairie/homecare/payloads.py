@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -211,6 +210,10 @@ def parse_availability(payload: bytes) -> bool:
     raise Malformed("availability is online or offline")
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def parse_bridge_devices(payload: bytes) -> list[dict[str, Any]]:
     """``bridge/devices``: the list of the gateway's devices, with their IEEE address and model."""
     data = load_json(payload)
@@ -223,17 +226,17 @@ def parse_bridge_devices(payload: bytes) -> list[dict[str, Any]]:
         name, ieee = item.get("friendly_name"), item.get("ieee_address")
         if not isinstance(name, str) or not isinstance(ieee, str) or len(name) > MAX_STRING or len(ieee) > 32:
             raise Malformed("bridge/devices entries have a friendly_name and an ieee_address")
-        definition = item.get("definition") if isinstance(item.get("definition"), dict) else {}
-        model = definition.get("model") if isinstance(definition.get("model"), str) else ""
-        vendor = definition.get("vendor") if isinstance(definition.get("vendor"), str) else ""
-        power = item.get("power_source") if isinstance(item.get("power_source"), str) else ""
+        definition: dict[str, Any] = item["definition"] if isinstance(item.get("definition"), dict) else {}
+        model = _text(definition.get("model"))
+        vendor = _text(definition.get("vendor"))
+        power = _text(item.get("power_source"))
         devices.append(
             {
                 "friendly_name": name,
                 "ieee_address": ieee,
                 "model": f"{vendor} {model}".strip()[:120],
                 "power_source": power[:40],
-                "type": item.get("type") if isinstance(item.get("type"), str) else "",
+                "type": _text(item.get("type"))[:40],
             }
         )
     return devices
@@ -317,10 +320,3 @@ def parse_teleinfo(payload: bytes) -> TeleinfoReading:
         raise Malformed("teleinfo without index nor power")
     values = {key: _teleinfo_value(value) for key, value in data.items() if isinstance(key, str)}
     return TeleinfoReading(index_wh=index, power_va=power, values=values)
-
-
-def parse_timestamp(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from mairie.core.action_labels import register_action_labels
@@ -10,14 +14,14 @@ from mairie.core.modules import Module, register_module
 from mairie.core.permissions import register_capabilities
 from mairie.core.personal_data import register_erasure_handler, register_personal_data_provider
 
-CAPABILITIES = {
+CAPABILITIES: dict[str, Iterable[str]] = {
     # The live console of alarms: an operator sees only the communes where they hold the operator role.
     "homecare.console": {Role.OPERATOR, Role.ADMIN},
     # Homes, gateways, devices, contacts: set up by town-hall staff.
     "homecare.manage_homes": {Role.AGENT, Role.ADMIN},
 }
 
-ACTION_LABELS = {
+ACTION_LABELS: dict[str, str | Promise] = {
     "homecare.alarm.raised": _("Alarme déclenchée"),
     "homecare.alarm.escalated": _("Alarme transmise à la personne suivante"),
     "homecare.alarm.acknowledged": _("Alarme prise en charge"),
@@ -53,6 +57,13 @@ ACTION_LABELS = {
 }
 
 
+# Lazy, translated when shown (Module's fields are typed str).
+MODULE_NAME: Any = _("Maisons connectées et téléassistance")
+MODULE_DESCRIPTION: Any = _(
+    "Appel à l'aide, détecteurs, alarmes transmises aux proches et à la téléassistance."
+)
+
+
 def register() -> None:
     from mairie.homecare import personal_data
 
@@ -60,8 +71,8 @@ def register() -> None:
     register_module(
         Module(
             "homecare",
-            _("Maisons connectées et téléassistance"),
-            _("Appel à l'aide, détecteurs, alarmes transmises aux proches et à la téléassistance."),
+            MODULE_NAME,
+            MODULE_DESCRIPTION,
             "homecare:index",
         )
     )

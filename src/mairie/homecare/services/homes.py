@@ -28,7 +28,7 @@ from mairie.homecare.models import Alarm, AlarmEvent, Contact, Device, Gateway, 
 MANAGE = "homecare.manage_homes"
 
 # Supervision periods by kind (minutes): an SOS pendant or fall detector silent for an hour is an alarm.
-DEFAULT_SUPERVISION = {
+DEFAULT_SUPERVISION: dict[str, int] = {
     Device.Kind.SOS: 60,
     Device.Kind.FALL: 60,
     Device.Kind.SMOKE: 1500,
@@ -38,7 +38,9 @@ DEFAULT_SUPERVISION = {
     Device.Kind.LIGHT: 30,
     Device.Kind.THERMOSTAT: 60,
 }
-ALWAYS_ON_KINDS = frozenset({Device.Kind.SMOKE, Device.Kind.WATER_LEAK, Device.Kind.SOS, Device.Kind.FALL})
+ALWAYS_ON_KINDS: frozenset[str] = frozenset(
+    {Device.Kind.SMOKE, Device.Kind.WATER_LEAK, Device.Kind.SOS, Device.Kind.FALL}
+)
 
 
 # State over time (inside the caller's transaction).

@@ -8,6 +8,7 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from mairie.core.models import User
 from mairie.core.permissions import public, require_login
 from mairie.core.services.audit import log_action
 from mairie.homecare import rules, selectors
@@ -24,12 +25,11 @@ RECENT_ALARMS = 10
 def index(request: HttpRequest) -> HttpResponse:
     """The homes this person follows (their own, or as a contact), with their recent alarms."""
     commune = request.commune  # type: ignore[attr-defined]
-    homes = list(selectors.homes_for_person(request.user, commune))  # type: ignore[arg-type]
+    person: User = request.user  # type: ignore[assignment]
+    homes = list(selectors.homes_for_person(person, commune))
     rows = []
     for home in homes:
-        log_action(
-            "homecare.home.viewed", commune=commune, actor=request.user, obj=home, data={"via": "relative"}
-        )  # type: ignore[arg-type]
+        log_action("homecare.home.viewed", commune=commune, actor=person, obj=home, data={"via": "relative"})
         alarms = list(Alarm.objects.filter(home=home).order_by("-raised_at", "-pk")[:RECENT_ALARMS])
         rows.append({"home": home, "alarms": alarms})
     return render(request, "homecare/index.html", {"rows": rows})
