@@ -84,7 +84,7 @@ def test_catalogue_queries_do_not_grow_with_sessions(client_for, numeripole, sta
 def test_the_mediator_builds_the_catalogue(client_for, numeripole, mediator):
     client = client_for(numeripole, mediator)
     assert client.get("/numeripole/gestion/ateliers/nouveau/").status_code == 302  # themes first
-    client.post("/numeripole/gestion/themes/", {"action": "defaults"})
+    client.post("/numeripole/gestion/themes/", {"step": "defaults"})
     names = set(Theme.objects.values_list("name", flat=True))
     assert {
         "Smartphone et tablette",

@@ -29,7 +29,7 @@ def test_arrivals_are_listed_and_each_visit_recorded(client_for, numeripole, med
         client.post(
             url,
             {
-                "action": "anonymous",
+                "visitor": "anonymous",
                 "age_band": "soixante_dix_plus",
                 "residence_name": "Montfort",
                 "residence_insee": "35188",
@@ -62,7 +62,7 @@ def test_a_wrong_insee_code_is_refused_next_to_the_field(client_for, numeripole,
     url = f"/numeripole/gestion/acces-libre/{drop_in.pk}/"
     with time_machine.travel(drop_in.session.starts_at + timedelta(minutes=20)):
         response = client.post(
-            url, {"action": "anonymous", "age_band": "non_communique", "residence_insee": "123"}
+            url, {"visitor": "anonymous", "age_band": "non_communique", "residence_insee": "123"}
         )
     body = text(response)
     assert response.status_code == 200 and "Le code INSEE compte cinq caractères" in body

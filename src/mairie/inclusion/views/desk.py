@@ -82,10 +82,10 @@ def desk_home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def themes_manage(request: HttpRequest) -> HttpResponse:
     commune = commune_of(request)
-    form = ThemeForm(request.POST or None) if request.POST.get("action") != "defaults" else ThemeForm()
+    form = ThemeForm(request.POST or None) if request.POST.get("step") != "defaults" else ThemeForm()
     if request.method == "POST":
         actor = _staff_actor(request)
-        if request.POST.get("action") == "defaults":
+        if request.POST.get("step") == "defaults":
             made = themes_seed_defaults(actor=actor)
             messages.success(request, _("%(n)d thèmes ajoutés.") % {"n": len(made)})
             return redirect("inclusion:themes")
@@ -338,7 +338,7 @@ def dropin(request: HttpRequest, pk: int) -> HttpResponse:
     commune = commune_of(request)
     ws = catalogue.workshop_session(commune, pk, published_only=False)
     search = PersonSearchForm(request.GET or None)
-    anonymous_posted = request.POST.get("action") == "anonymous"
+    anonymous_posted = request.POST.get("visitor") == "anonymous"
     anonymous = AnonymousVisitorForm(request.POST if anonymous_posted else None)
     errors: list[tuple[str, str]] = []
     status = 200
