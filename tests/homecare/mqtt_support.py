@@ -100,6 +100,9 @@ def render_config(shipped: str, *, port: int, directory: Path, password_file: Pa
 
 
 def write_password_file(path: Path, users: dict[str, str]) -> None:
+    missing = [name for name, password in users.items() if not password]
+    if missing:
+        raise ValueError(f"no password for {missing[:5]}: the broker could not let them in")
     path.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
     subprocess.run([MOSQUITTO_PASSWD, "-U", str(path)], check=True, capture_output=True, timeout=60)
 
@@ -290,7 +293,15 @@ def manage(database: Database, *args: str, timeout: float = 120, **env: str) -> 
 
 def seed_homes(database: Database, *, homes: int, commune: str = "val-de-brume") -> list[SimulatedHome]:
     output = manage(
-        database, "homecare_simulate", "--setup-only", "--json", "--homes", str(homes), "--commune", commune
+        database,
+        "homecare_simulate",
+        "--setup-only",
+        "--json",
+        "--simulated-only",
+        "--homes",
+        str(homes),
+        "--commune",
+        commune,
     )
     return [SimulatedHome.from_json(item) for item in json.loads(output.strip().splitlines()[-1])["homes"]]
 

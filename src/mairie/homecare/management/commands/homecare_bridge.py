@@ -11,6 +11,7 @@ import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 from mairie.homecare.bridge import Bridge, BridgeConfig
 
@@ -39,6 +40,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--log-interval", type=float, default=60.0, help="seconds between two counter log lines"
         )
+        parser.add_argument(
+            "--handler",
+            help="dotted path of another handler than ingest_message (benchmarks measure the bridge alone with "
+            "one that does nothing); never in production",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.getLogger("mairie.homecare").setLevel(logging.INFO)
@@ -50,7 +56,8 @@ class Command(BaseCommand):
             batch_size=max(1, options["batch_size"]),
             log_interval_s=options["log_interval"],
         )
-        bridge = Bridge(config)
+        handler = import_string(options["handler"]) if options["handler"] else None
+        bridge = Bridge(config, handler=handler)
 
         def request_stop(signum: int, frame: object) -> None:
             bridge.stop()

@@ -127,11 +127,18 @@ def create_home(*, actor: Actor, number: int, contacts: bool) -> SimulatedHome:
     return simulated_home(home, gateway, password)
 
 
-def ensure_homes(*, commune: Commune, count: int, contacts: bool = True) -> list[SimulatedHome]:
-    """The commune's homes with a gateway, first ``count`` of them; missing ones are created."""
+def ensure_homes(
+    *, commune: Commune, count: int, contacts: bool = True, simulated_only: bool = False
+) -> list[SimulatedHome]:
+    """The commune's homes with a gateway, first ``count`` of them; missing ones are created.
+
+    ``simulated_only``: only the homes this command created (``Maison simulée n°…``), not the demo's own.
+    """
     with scope(commune=commune):
         homes: list[SimulatedHome] = []
         gateways = Gateway.objects.filter(home__commune=commune).select_related("home").order_by("home_id")
+        if simulated_only:
+            gateways = gateways.filter(home__label__startswith=LABEL_PREFIX)
         for gateway in gateways[:count]:
             homes.append(simulated_home(gateway.home, gateway))
         if len(homes) < count:
@@ -159,6 +166,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-contacts", action="store_true", help="create homes without a relative")
         parser.add_argument("--setup-only", action="store_true", help="create the homes, publish nothing")
+        parser.add_argument(
+            "--simulated-only",
+            action="store_true",
+            help="leave the commune's other homes (the demo's) alone: only homes this command creates",
+        )
         parser.add_argument("--json", action="store_true", help="print the homes as JSON")
         parser.add_argument(
             "--gateway-logins",
@@ -171,7 +183,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         commune = self._commune(options["commune"])
-        homes = ensure_homes(commune=commune, count=options["homes"], contacts=not options["no_contacts"])
+        homes = ensure_homes(
+            commune=commune,
+            count=options["homes"],
+            contacts=not options["no_contacts"],
+            simulated_only=options["simulated_only"],
+        )
         if options["json"]:
             self.stdout.write(json.dumps({"homes": [home.as_json() for home in homes]}))
         elif not options["setup_only"]:
