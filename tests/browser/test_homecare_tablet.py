@@ -166,3 +166,33 @@ def test_a_pending_command_is_followed_until_the_device_confirms(site, town):
         what="the confirmed state",
     )
     assert page.locator("#tablet-live").get_attribute("data-pending") == "0"
+
+
+def test_the_tablet_and_the_relatives_page_never_scroll_sideways(site, town):
+    from mairie.core.context_processors import DISPLAY_COOKIE
+    from tests.browser.conftest import horizontal_overflow
+
+    world = _tablet(town)
+    with scopes_disabled():
+        Home.objects.filter(pk=world.home.pk).update(
+            inactivity_state=Home.InactivityState.WARNING,
+            inactivity_deadline=timezone.now() + timedelta(minutes=9),
+        )
+    problems = []
+    for cookies in ({}, {DISPLAY_COOKIE: "large"}):
+        for user, url in (
+            (None, world.url),
+            (world.contacts[0].user, reverse("homecare:family_home", args=[world.home.pk])),
+            (world.contacts[0].user, reverse("homecare:family_energy", args=[world.home.pk])),
+            (world.contacts[0].user, reverse("homecare:family")),
+        ):
+            page = site.page(user=user, cookies=cookies, width=320, height=800)
+            page.goto(url)
+            for width in (320, 640):
+                page.set_viewport_size({"width": width, "height": 800})
+                extra, culprits = horizontal_overflow(page)
+                if extra > 0:
+                    problems.append(
+                        f"{url} at {width} px {cookies}: {extra} px too wide, because of {culprits}"
+                    )
+    assert not problems, "\n".join(problems)
