@@ -296,3 +296,20 @@ def test_the_agent_answers_and_the_resident_is_told(world):
         assert Notification.objects.filter(
             recipient=world.resident, template="homecare/service_request_updated"
         ).exists()
+
+
+def test_personal_data_and_erasure(world, broker):
+    from mairie.core.personal_data import collect_personal_data, run_erasure_handlers
+
+    tablet = kiosk(world)
+    post(tablet, world.url, {"action": "service", "kind": "groceries", "message": "Du pain et du lait"})
+    post(tablet, world.url, {"action": "command", "device": world.devices["light"].pk, "command": "on"})
+    with scope(commune=world.commune):
+        data = collect_personal_data(world.resident, world.commune)
+    assert "Du pain et du lait" in str(data)
+    with scope(commune=world.commune):
+        run_erasure_handlers(world.resident, world.commune)
+    with scopes_disabled():
+        assert not ServiceRequest.objects.exists()
+        assert not DeviceCommand.objects.filter(requested_by=world.resident).exists()
+    assert get(kiosk(world), world.url).status_code == 404  # the tablet's link no longer opens the home

@@ -1,4 +1,5 @@
-"""What the people-facing side of homecare keeps about a person: the services they asked the town hall for."""
+"""What the people-facing side of homecare keeps about a person: the services they asked the town hall for, the
+commands they sent to their devices, and their tablet's link."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from mairie.core.models import Commune, User
-from mairie.homecare.models import ServiceRequest
+from mairie.homecare.models import DeviceCommand, Home, ServiceRequest, TabletKey
 
 
 def service_requests_data(user: User, commune: Commune) -> list[dict[str, Any]]:
@@ -25,5 +26,10 @@ def service_requests_data(user: User, commune: Commune) -> list[dict[str, Any]]:
 
 
 def erase(user: User, commune: Commune) -> None:
-    """The person's requests go (the town hall's answers with them)."""
+    """The person's requests go (the town hall's answers with them), their commands no longer name them, and the
+    tablet links of their home stop working."""
     ServiceRequest.objects.filter(commune=commune, person=user).delete()
+    DeviceCommand.objects.filter(commune=commune, requested_by=user).update(requested_by=None)
+    for home in Home.objects.filter(commune=commune, resident=user):
+        key, _created = TabletKey.objects.get_or_create(home=home, defaults={"commune_id": commune.pk})
+        TabletKey.objects.filter(pk=key.pk).update(version=key.version + 1)
