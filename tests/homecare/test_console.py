@@ -244,3 +244,8 @@ def test_an_operator_must_pass_the_second_factor(world):
     response = page(client, reverse("homecare:console"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("core:two_factor"))
+
+
+def test_operators_reach_the_console_from_the_staff_home(world):
+    text = page(client_as(world.commune, world.operator), reverse("core:staff_home")).content.decode()
+    assert reverse("homecare:console") in text
