@@ -151,6 +151,11 @@ class Endpoint:
         return f"{view.__module__}.{getattr(view, '__qualname__', view.__class__.__name__)}"
 
     @property
+    def app(self) -> str:
+        parts = self.view_path.split(".")
+        return parts[1] if parts[0] == "mairie" and len(parts) > 2 else parts[0]
+
+    @property
     def capability(self) -> str | None:
         found = getattr(self.callback, "required_capability", None)
         if found is None and hasattr(self.callback, "view_class"):
@@ -260,9 +265,15 @@ def _walk(
         yield Endpoint(route=route, name=name, callback=entry.callback, params=params, regex=is_regex)
 
 
-def endpoints() -> list[Endpoint]:
-    """Every URL pattern of the site except the platform operators' Django admin."""
-    return list(_walk(get_resolver().url_patterns, "", None, False))
+def endpoints(app: str | None = None) -> list[Endpoint]:
+    """Every URL pattern of the site except the platform operators' Django admin (or those of one app)."""
+    found = list(_walk(get_resolver().url_patterns, "", None, False))
+    return found if app is None else [e for e in found if e.app == app]
+
+
+def endpoint_apps() -> list[str]:
+    """The apps whose views the site serves ("core", "booking"...): long walks run one test per app."""
+    return sorted({e.app for e in endpoints()})
 
 
 def capability_holders(capability: str) -> frozenset[str]:
