@@ -569,7 +569,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
                 request, _("Votre mot de passe est changé. Vos autres appareils sont déconnectés.")
             )
             return redirect(_safe_next(request, reverse("core:account")))
-        elif form.has_error("old_password"):
+        elif form.has_error("old_password", "password_incorrect"):  # a wrong one, not an empty one
             login_service.login_failure_record(keys=keys, commune=request.commune, user=user)  # type: ignore[attr-defined]
     return render(
         request,
