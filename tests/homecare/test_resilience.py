@@ -83,12 +83,14 @@ def start_bridge(
 
 
 def counts(database: Database) -> dict[str, int]:
+    """What the simulated homes' messages wrote (the demo commune's own home has a history of its own)."""
+    simulated = "home_id IN (SELECT id FROM homecare_home WHERE label LIKE 'Maison simulée%%')"
     return {
-        "events": database.scalar("SELECT count(*) FROM homecare_deviceevent"),
-        "sos": database.scalar("SELECT count(*) FROM homecare_alarm WHERE kind = 'sos'"),
-        "alarms": database.scalar("SELECT count(*) FROM homecare_alarm"),
+        "events": database.scalar(f"SELECT count(*) FROM homecare_deviceevent WHERE {simulated}"),  # noqa: S608
+        "sos": database.scalar(f"SELECT count(*) FROM homecare_alarm WHERE kind = 'sos' AND {simulated}"),  # noqa: S608
+        "alarms": database.scalar(f"SELECT count(*) FROM homecare_alarm WHERE {simulated}"),  # noqa: S608
         "distinct_sos_events": database.scalar(
-            "SELECT count(DISTINCT dedup_key) FROM homecare_alarm WHERE kind = 'sos'"
+            f"SELECT count(DISTINCT dedup_key) FROM homecare_alarm WHERE kind = 'sos' AND {simulated}"  # noqa: S608
         ),
     }
 
