@@ -6,6 +6,18 @@ from django_scopes import scope, scopes_disabled
 
 from tests.factories import make_commune
 
+# Fixtures that start or use the session's Chromium (tests/browser/conftest.py).
+BROWSER_FIXTURES = frozenset({"browser", "site"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives the browser is marked ``browser`` wherever it lives, so that ``make test`` can run
+    the browser tests in their own pytest process: Playwright's sync API keeps an event loop running in the
+    worker, which breaks the asyncio tests (Channels consumers) that pytest-asyncio runs afterwards."""
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
