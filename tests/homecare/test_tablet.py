@@ -101,7 +101,7 @@ def test_the_resident_signed_in_on_their_own_device_gets_the_same_page(world):
 
 def test_calling_for_help_raises_an_sos_alarm_and_the_first_relative_is_called(world):
     tablet = kiosk(world)
-    response = post(tablet, world.url, {"action": "sos"})
+    response = post(tablet, world.url, {"do": "sos"})
     assert response.status_code == 302
     with scopes_disabled():
         alarm = Alarm.objects.get(home=world.home)
@@ -120,8 +120,8 @@ def test_calling_for_help_raises_an_sos_alarm_and_the_first_relative_is_called(w
 
 
 def test_pressing_again_does_not_raise_a_second_alarm(world):
-    post(kiosk(world), world.url, {"action": "sos"})
-    post(kiosk(world), world.url, {"action": "sos"}, at=T + timedelta(seconds=20))
+    post(kiosk(world), world.url, {"do": "sos"})
+    post(kiosk(world), world.url, {"do": "sos"}, at=T + timedelta(seconds=20))
     with scopes_disabled():
         alarm = Alarm.objects.get(home=world.home)
         assert AlarmEvent.objects.filter(alarm=alarm, kind=AlarmEvent.Kind.REPEATED).count() == 1
@@ -137,7 +137,7 @@ def test_all_is_well_records_the_check_in_and_cancels_the_inactivity_warning(wor
     tablet = kiosk(world)
     text = get(tablet, world.url).content.decode()
     assert "Tout va bien ?" in text and "avant 09:38" in text
-    post(tablet, world.url, {"action": "checkin"}, at=T + timedelta(minutes=2))
+    post(tablet, world.url, {"do": "checkin"}, at=T + timedelta(minutes=2))
     with scopes_disabled():
         home = Home.objects.get(pk=world.home.pk)
     assert home.last_checkin_at == T + timedelta(minutes=2)
@@ -156,7 +156,7 @@ def test_a_shutter_command_is_published_and_shown_pending_until_the_device_confi
 ):
     shutter = world.devices["shutter"]
     with django_capture_on_commit_callbacks(execute=True):
-        post(kiosk(world), world.url, {"action": "command", "device": shutter.pk, "command": "open"})
+        post(kiosk(world), world.url, {"do": "command", "device": shutter.pk, "command": "open"})
     assert broker.published == [(f"{world.gateway.base_topic}/salon/volet/set", {"state": "OPEN"})]
     with scopes_disabled():
         command = DeviceCommand.objects.get(device=shutter)
@@ -173,7 +173,7 @@ def test_a_shutter_command_is_published_and_shown_pending_until_the_device_confi
 
 def test_a_command_the_device_never_confirms_is_shown_as_unanswered(world, broker):
     light = world.devices["light"]
-    post(kiosk(world), world.url, {"action": "command", "device": light.pk, "command": "on"})
+    post(kiosk(world), world.url, {"do": "command", "device": light.pk, "command": "on"})
     page = get(kiosk(world), world.url, at=T + timedelta(minutes=11)).content.decode()
     assert "L'appareil n'a pas répondu." in page
 
@@ -182,9 +182,9 @@ def test_heating_plus_and_minus_move_the_set_point_by_half_a_degree(world, broke
     thermostat = world.devices["thermostat"]
     with time_machine.travel(T, tick=False):
         world.send("thermostat", {"current_heating_setpoint": 19, "local_temperature": 18.6}, T)
-    post(kiosk(world), world.url, {"action": "warmer", "device": thermostat.pk}, at=T + timedelta(seconds=1))
-    post(kiosk(world), world.url, {"action": "warmer", "device": thermostat.pk}, at=T + timedelta(seconds=2))
-    post(kiosk(world), world.url, {"action": "cooler", "device": thermostat.pk}, at=T + timedelta(seconds=3))
+    post(kiosk(world), world.url, {"do": "warmer", "device": thermostat.pk}, at=T + timedelta(seconds=1))
+    post(kiosk(world), world.url, {"do": "warmer", "device": thermostat.pk}, at=T + timedelta(seconds=2))
+    post(kiosk(world), world.url, {"do": "cooler", "device": thermostat.pk}, at=T + timedelta(seconds=3))
     with scopes_disabled():
         asked = [
             c.payload for c in DeviceCommand.objects.filter(device=thermostat).order_by("created_at", "pk")
@@ -201,7 +201,7 @@ def test_a_device_of_another_home_cannot_be_commanded_from_this_tablet(world, br
         other = add_controls(make_home(world.commune, now=T), T)
     tablet = kiosk(world)
     response = post(
-        tablet, world.url, {"action": "command", "device": other.devices["light"].pk, "command": "on"}
+        tablet, world.url, {"do": "command", "device": other.devices["light"].pk, "command": "on"}
     )
     assert response.status_code == 302
     with scopes_disabled():
@@ -217,7 +217,7 @@ def test_a_command_waits_for_the_broker_and_goes_once_it_is_back(
         post(
             kiosk(world),
             world.url,
-            {"action": "command", "device": world.devices["light"].pk, "command": "off"},
+            {"do": "command", "device": world.devices["light"].pk, "command": "off"},
         )
     with scopes_disabled():
         command = DeviceCommand.objects.get()
@@ -252,7 +252,7 @@ def test_asking_for_a_service_reaches_the_agents(world):
     response = post(
         kiosk(world),
         world.url,
-        {"action": "service", "kind": "meal", "message": "Un repas sans sel", "wanted_on": "2026-11-27"},
+        {"do": "service", "kind": "meal", "message": "Un repas sans sel", "wanted_on": "2026-11-27"},
     )
     assert response.status_code == 302
     with scopes_disabled():
@@ -267,7 +267,7 @@ def test_asking_for_a_service_reaches_the_agents(world):
 
 
 def test_a_service_request_with_a_missing_detail_is_refused_next_to_the_field(world):
-    response = post(kiosk(world), world.url, {"action": "service", "kind": "other", "message": ""})
+    response = post(kiosk(world), world.url, {"do": "service", "kind": "other", "message": ""})
     assert response.status_code == 200
     text = response.content.decode()
     assert "Dites en quelques mots ce dont vous avez besoin." in text and 'aria-invalid="true"' in text
@@ -276,7 +276,7 @@ def test_a_service_request_with_a_missing_detail_is_refused_next_to_the_field(wo
 
 
 def test_the_agent_answers_and_the_resident_is_told(world):
-    post(kiosk(world), world.url, {"action": "service", "kind": "transport", "message": "Médecin jeudi"})
+    post(kiosk(world), world.url, {"do": "service", "kind": "transport", "message": "Médecin jeudi"})
     with scopes_disabled():
         request = ServiceRequest.objects.get()
     agent = client_as(world.commune, world.agent)
@@ -302,8 +302,8 @@ def test_personal_data_and_erasure(world, broker):
     from mairie.core.personal_data import collect_personal_data, run_erasure_handlers
 
     tablet = kiosk(world)
-    post(tablet, world.url, {"action": "service", "kind": "groceries", "message": "Du pain et du lait"})
-    post(tablet, world.url, {"action": "command", "device": world.devices["light"].pk, "command": "on"})
+    post(tablet, world.url, {"do": "service", "kind": "groceries", "message": "Du pain et du lait"})
+    post(tablet, world.url, {"do": "command", "device": world.devices["light"].pk, "command": "on"})
     with scope(commune=world.commune):
         data = collect_personal_data(world.resident, world.commune)
     assert "Du pain et du lait" in str(data)

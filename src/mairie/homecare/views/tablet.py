@@ -164,7 +164,9 @@ def _device(home: Home, raw: str | None) -> Device:
 def _act(request: HttpRequest, home: Home, token: str) -> HttpResponse:
     """One POST: the button pressed says what to do; then back to the page (or the page with form errors)."""
     actor = Actor.himself(home.resident, request.commune)  # type: ignore[attr-defined]
-    action = request.POST.get("action", "")
+    action = request.POST.get(
+        "do", ""
+    )  # not "action": a field of that name would hide form.action from scripts
     here = reverse("homecare:tablet", args=[token]) if token else reverse("homecare:tablet_mine")
     try:
         if action == "sos":
