@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -62,6 +63,7 @@ def test_catalogue_queries_do_not_grow_with_sessions(client_for, numeripole, sta
     client = client_for(numeripole)
 
     def count(url: str) -> int:
+        cache.clear()  # the catalogue keeps its rendered list: count the queries of a fresh render
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url).status_code == 200
         return len(queries)
@@ -166,3 +168,20 @@ def test_a_course_needs_all_its_dates(client_for, numeripole, mediator, staff, t
 
     package = Package.objects.get()
     assert package.sessions.count() == 2 and package.module == "inclusion"
+
+
+def test_the_list_is_rendered_once_until_something_changes(client_for, numeripole, staff, theme, resident):
+    ws = make_session(staff, make_workshop(staff, theme, default_capacity=3), days=2)
+    client = client_for(numeripole)
+
+    def visit() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            body = text(client.get("/numeripole/"))
+        return len([q for q in queries if "inclusion_" in q["sql"] or "booking_" in q["sql"]]), body
+
+    visit()
+    reads, body = visit()
+    assert reads == 0 and "3 places libres" in body
+    register(actor=Actor.himself(resident, numeripole), workshop_session=ws)  # the booking engine's audit row
+    reads, body = visit()
+    assert reads > 0 and "2 places libres" in body

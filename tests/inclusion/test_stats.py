@@ -64,8 +64,8 @@ def test_figures_count_each_person_once(numeripole, staff, theme, resident):
     assert stats.people == 3 and stats.participations == 4 and stats.individual == 4 and stats.sessions == 0
     assert stats.new_people == 2  # Odette came last year already
     assert stats.mediator_hours == 3.5
-    by_theme = {r.label: (r.people, r.participations) for r in stats.by_theme}
-    assert by_theme == {"E-mail": (3, 3), "Smartphone": (1, 1)}
+    by_theme = {r.label: (r.participations, r.hours) for r in stats.by_theme}
+    assert by_theme == {"E-mail": (3, 2.5), "Smartphone": (1, 1.0)}
     by_residence = {r.label: r.people for r in stats.by_residence}
     assert by_residence[f"{numeripole.name} ({numeripole.insee_code})"] == 1
     assert by_residence["Montfort-le-Vieux (99004)"] == 1
@@ -92,8 +92,8 @@ def test_the_page_shows_charts_with_their_tables_and_the_period_can_change(
         )
     )
     assert 'role="img"' in body and "<title id=" in body and "<desc id=" in body
-    assert "Personnes accompagnées par thème : les chiffres" in body
-    assert '<th scope="row">Smartphone</th><td>1</td>' in body
+    assert "Participations par thème : les chiffres" in body
+    assert '<th scope="row">Smartphone</th><td>—</td><td>1</td>' in body
     narrow = text(
         client.get(
             "/numeripole/statistiques/",
@@ -118,10 +118,10 @@ def test_csv_and_spreadsheet_exports(client_for, numeripole, staff, theme, resid
     _help(staff, theme, resident, today - timedelta(days=3), minutes=45)
     client = client_for(numeripole, admin)
     csv_text = client.get("/numeripole/statistiques/export.csv").content.decode("utf-8-sig")
-    assert "Personnes accompagnées (uniques);1" in csv_text and "Par thème;Smartphone;1;1;0.8" in csv_text
+    assert "Personnes accompagnées (uniques);1" in csv_text and "Par thème;Smartphone;;1;0.8" in csv_text
     book = load_workbook(io.BytesIO(client.get("/numeripole/statistiques/export.xlsx").content))
     assert book.sheetnames[:3] == ["Synthèse", "Par thème", "Par tranche d'âge"]
-    assert ["Smartphone", 1, 1, 0.8] in [list(row) for row in book["Par thème"].iter_rows(values_only=True)]
+    assert ["Smartphone", None, 1, 0.8] in [list(row) for row in book["Par thème"].iter_rows(values_only=True)]
     activities = b"".join(client.get("/numeripole/statistiques/activites.csv").streaming_content).decode()
     header, line = activities.strip().splitlines()
     assert header.startswith("date;type;duree_minutes;type_lieu;thematiques")

@@ -8,6 +8,6 @@ class InclusionConfig(AppConfig):
     verbose_name = _("Numéripôle")
 
     def ready(self) -> None:
-        from . import registry, tasks  # noqa: F401  (capabilities, module, labels, queue tasks)
+        from . import cache, registry, tasks  # noqa: F401  (cache invalidation, capabilities, module, tasks)
 
         registry.register()

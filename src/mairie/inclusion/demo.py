@@ -533,7 +533,7 @@ def _next_weeks(commune: Commune, workshops: dict[str, Workshop], staff: Actor) 
             )
         )
     course = workshops["Impôts et démarches en ligne"]
-    starts = []
+    starts: list[datetime] = []
     day = today + timedelta(days=3)
     while len(starts) < course.sessions_per_course:
         if not holiday_name(day):

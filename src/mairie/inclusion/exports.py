@@ -31,10 +31,14 @@ def summary_rows(stats: Stats) -> list[tuple[str, Any]]:
 HEADER = ("section", "libellé", "personnes", "participations", "heures")
 
 
-def breakdown_rows(stats: Stats) -> Iterator[tuple[str, str, int, int, float]]:
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def breakdown_rows(stats: Stats) -> Iterator[tuple[Any, ...]]:
     for _key, title, rows in stats.breakdowns():
         for row in rows:
-            yield (title, row.label, row.people, row.participations, row.hours)
+            yield (title, row.label, _blank(row.people), _blank(row.participations), _blank(row.hours))
 
 
 def stats_csv(stats: Stats) -> str:
@@ -66,8 +70,8 @@ def stats_xlsx(stats: Stats) -> bytes:
         ws.append([_("Libellé"), _("Personnes"), _("Participations"), _("Heures")])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in rows:
-            ws.append([row.label, row.people, row.participations, row.hours])
+        for line in rows:
+            ws.append([line.label, line.people, line.participations, line.hours])  # None: an empty cell
         ws.column_dimensions["A"].width = 40
     out = io.BytesIO()
     book.save(out)

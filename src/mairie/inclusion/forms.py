@@ -42,7 +42,7 @@ WEEKDAYS = [
 
 
 class CatalogueFilterForm(Form):
-    theme = forms.ModelChoiceField(
+    theme: Any = forms.ModelChoiceField(
         label=_("Thème"), queryset=Theme.objects.none(), required=False, empty_label=_("Tous les thèmes")
     )
     level = forms.TypedChoiceField(
@@ -101,7 +101,7 @@ class ThemeForm(Form):
 class WorkshopForm(Form):
     title = forms.CharField(label=_("Titre"), max_length=120)
     kind = forms.ChoiceField(label=_("Type"), choices=Workshop.Kind.choices, widget=forms.RadioSelect)
-    theme = forms.ModelChoiceField(label=_("Thème"), queryset=Theme.objects.none())
+    theme: Any = forms.ModelChoiceField(label=_("Thème"), queryset=Theme.objects.none())
     level = forms.TypedChoiceField(label=_("Niveau"), choices=Level.choices, coerce=int)
     summary = forms.CharField(label=_("En une phrase"), max_length=200)
     description = forms.CharField(
@@ -113,7 +113,7 @@ class WorkshopForm(Form):
         required=False,
         help_text=_("En mots simples, par exemple : savoir allumer une tablette."),
     )
-    prerequisite_workshops = forms.ModelMultipleChoiceField(
+    prerequisite_workshops: Any = forms.ModelMultipleChoiceField(
         label=_("Ateliers à suivre avant"),
         queryset=Workshop.objects.none(),
         required=False,
@@ -212,7 +212,7 @@ class RecordFields(Form):
     duration_minutes = forms.IntegerField(label=_("Durée (minutes)"), min_value=1, max_value=720)
     place_kind = forms.ChoiceField(label=_("Lieu"), choices=PlaceKind.choices, initial=PlaceKind.ON_SITE)
     place_name = forms.CharField(label=_("Précision sur le lieu"), max_length=120, required=False)
-    theme = forms.ModelChoiceField(label=_("Thème principal"), queryset=Theme.objects.none())
+    theme: Any = forms.ModelChoiceField(label=_("Thème principal"), queryset=Theme.objects.none())
     coop_themes = forms.MultipleChoiceField(
         label=_("Autres thématiques abordées"),
         choices=CoopTheme.choices,
@@ -225,7 +225,7 @@ class RecordFields(Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    equipment = forms.ModelMultipleChoiceField(
+    equipment: Any = forms.ModelMultipleChoiceField(
         label=_("Équipement du Numéripôle utilisé"),
         queryset=Equipment.objects.none(),
         required=False,
@@ -293,7 +293,7 @@ class EquipmentForm(Form):
     open_until = forms.TimeField(label=_("À"), widget=TIME_WIDGET, required=False, initial=time(18, 0))
     loanable = forms.BooleanField(label=_("Prêté à domicile"), required=False)
     loan_days = forms.IntegerField(label=_("Durée du prêt (jours)"), min_value=1, max_value=92, initial=14)
-    required_workshop = forms.ModelChoiceField(
+    required_workshop: Any = forms.ModelChoiceField(
         label=_("Atelier à avoir suivi avant l'emprunt"),
         queryset=Workshop.objects.none(),
         required=False,

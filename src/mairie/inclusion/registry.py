@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from mairie.core.action_labels import register_action_labels
@@ -13,7 +14,7 @@ from mairie.core.personal_data import register_erasure_handler, register_persona
 
 MODULE_KEY = "inclusion"
 
-ACTION_LABELS = {
+ACTION_LABELS: dict[str, str | Promise] = {
     "inclusion.theme.created": _("Ajout d'un thème au catalogue du Numéripôle"),
     "inclusion.theme.updated": _("Modification d'un thème du Numéripôle"),
     "inclusion.workshop.created": _("Ajout d'un atelier au catalogue du Numéripôle"),
@@ -50,8 +51,8 @@ def register() -> None:
     register_module(
         Module(
             MODULE_KEY,
-            _("Numéripôle"),
-            _(
+            _("Numéripôle"),  # type: ignore[arg-type]
+            _(  # type: ignore[arg-type]
                 "Ateliers numériques pour tous les niveaux, accès libre, prêt de matériel : "
                 "smartphone, e-mail, démarches en ligne, photo, vidéo…"
             ),

@@ -302,17 +302,18 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     for key, value in request.POST.items():
         if not key.startswith("autonomy_"):
             continue
-        booking_id = key.removeprefix("autonomy_")
-        if not booking_id.isdigit():
+        suffix = key.removeprefix("autonomy_")
+        if not suffix.isdigit():
             continue
+        booking_id = int(suffix)
         invalid = bool(value) and value not in levels
-        posted[int(booking_id)] = {"autonomy": value, "invalid": invalid, "present": False}
+        posted[booking_id] = {"autonomy": value, "invalid": invalid, "present": False}
         if invalid:
             errors.append((f"autonomy-{booking_id}", _("Choisissez un niveau d'autonomie dans la liste.")))
         elif value:
-            autonomy[int(booking_id)] = value
-    for booking_id in present:
-        posted.setdefault(booking_id, {"autonomy": "", "invalid": False, "present": True})["present"] = True
+            autonomy[booking_id] = str(value)
+    for present_id in present:
+        posted.setdefault(present_id, {"autonomy": "", "invalid": False, "present": True})["present"] = True
     if not errors:
         try:
             record = activity.attendance_record(
@@ -425,7 +426,7 @@ def record_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "notes": record.notes,
     }
     form = RecordFields(request.POST or None, initial=initial)
-    rows = [{"p": p, "value": p.autonomy, "invalid": False} for p in participations]
+    rows: list[dict[str, Any]] = [{"p": p, "value": p.autonomy, "invalid": False} for p in participations]
     if request.method == "POST":
         valid = form.is_valid()
         per_person = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -73,7 +73,7 @@ def equipment_page(request: HttpRequest) -> HttpResponse:
     return render(request, "inclusion/equipment.html", {"items": items})
 
 
-def _chosen_day(request: HttpRequest) -> tuple[SlotForm, object]:
+def _chosen_day(request: HttpRequest) -> tuple[SlotForm, date]:
     today = timezone.localdate()
     form = SlotForm(request.GET or None, initial={"day": today})
     day = today

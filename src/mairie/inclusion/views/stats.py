@@ -34,37 +34,37 @@ def _period(request: HttpRequest) -> tuple[StatsPeriodForm, date, date]:
 
 
 def _charts(stats: Stats) -> list:  # type: ignore[type-arg]
-    people = _("personnes")
+    people, participations = _("personnes"), _("participations")
     return [
         bar_chart(
             "theme",
-            _("Personnes accompagnées par thème"),
-            [(r.label, r.people) for r in stats.by_theme],
-            people,
+            _("Participations par thème"),
+            [(r.label, r.participations or 0) for r in stats.by_theme],
+            participations,
         ),
         bar_chart(
             "age",
             _("Personnes accompagnées par tranche d'âge"),
-            [(r.label, r.people) for r in stats.by_age],
+            [(r.label, r.people or 0) for r in stats.by_age],
             people,
         ),
         bar_chart(
             "residence",
             _("Personnes accompagnées par commune de résidence"),
-            [(r.label, r.people) for r in stats.by_residence[:15]],
+            [(r.label, r.people or 0) for r in stats.by_residence[:15]],
             people,
         ),
         bar_chart(
             "autonomy",
-            _("Personnes par niveau d'autonomie"),
-            [(r.label, r.people) for r in stats.by_autonomy],
-            people,
+            _("Participations par niveau d'autonomie"),
+            [(r.label, r.participations or 0) for r in stats.by_autonomy],
+            participations,
         ),
         bar_chart(
             "month",
             _("Participations par mois"),
-            [(r.label, r.participations) for r in stats.by_month],
-            _("participations"),
+            [(r.label, r.participations or 0) for r in stats.by_month],
+            participations,
         ),
     ]
 
@@ -122,7 +122,7 @@ def stats_export_xlsx(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_capability(STATS)
+@require_capability(STATS)  # type: ignore[type-var]
 @module_required(MODULE_KEY)
 @require_GET
 def activities_export_csv(request: HttpRequest) -> StreamingHttpResponse:
