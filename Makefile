@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/booking_last_seats.py
 	$(BIN)/python bench/homecare_bridge.py
+	$(BIN)/python bench/numeripole.py
 
 screenshot: $(STAMP)
 	$(BIN)/python bench/screenshot.py
