@@ -74,7 +74,8 @@ def start_bridge(
     bridge = BridgeProcess(broker=broker, database=database, log_path=log, **kwargs).start()
     started.append(bridge)
     wait_until(
-        lambda: "subscribed to" in bridge.log() or not bridge.running,
+        # A resumed session already holds the subscriptions (and the SUBACK may wait behind the backlog).
+        lambda: "subscribed to" in bridge.log() or "session resumed" in bridge.log() or not bridge.running,
         timeout=60,
         what="the bridge to subscribe",
     )
