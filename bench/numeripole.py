@@ -73,6 +73,7 @@ def seed() -> dict[str, Any]:
         Workshop,
         WorkshopSession,
     )
+    from mairie.inclusion.services.rollup import activity_days_rebuild
     from mairie.inclusion.vocabularies import AgeBand, Autonomy
 
     rng = random.Random(7)
@@ -178,13 +179,16 @@ def seed() -> dict[str, Any]:
         for person in people:
             person.first_seen_on = first_seen.get(person.pk)
         Beneficiary.objects.bulk_update(people, ["first_seen_on"], batch_size=5000)
+        activity_days_rebuild(commune=commune)  # bulk rows: the daily rollup is rebuilt as after an import
     # As autovacuum would by now: statistics for the planner, and the visibility map for index-only scans.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     with scopes_disabled():
         admin = User.objects.get(username="admin")
         total = Participation.objects.filter(commune=commune, date__gte=first_day, date__lte=today).count()
-        upcoming = WorkshopSession.objects.filter(commune=commune, session__starts_at__gt=timezone.now()).count()
+        upcoming = WorkshopSession.objects.filter(
+            commune=commune, session__starts_at__gt=timezone.now()
+        ).count()
     return {
         "session": _session_for(admin),
         "start": first_day.isoformat(),

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from mairie.core.models import Commune, User
 from mairie.inclusion.models import Accompaniment, Beneficiary, Participation, Theme
+from mairie.inclusion.services.rollup import activity_days_rebuild
 from mairie.inclusion.vocabularies import AgeBand, Autonomy
 
 RESIDENCES = [("Val-de-Brume", "99001"), ("Saint-Aubin", "99002"), ("Montfort", "99004")]
@@ -83,4 +84,5 @@ def bulk_season(
     for person in beneficiaries:
         person.first_seen_on = first_seen.get(person.pk)
     Beneficiary.objects.bulk_update(beneficiaries, ["first_seen_on"], batch_size=2000)
+    activity_days_rebuild(commune=commune)
     return beneficiaries

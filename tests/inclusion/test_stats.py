@@ -121,7 +121,9 @@ def test_csv_and_spreadsheet_exports(client_for, numeripole, staff, theme, resid
     assert "Personnes accompagnées (uniques);1" in csv_text and "Par thème;Smartphone;;1;0.8" in csv_text
     book = load_workbook(io.BytesIO(client.get("/numeripole/statistiques/export.xlsx").content))
     assert book.sheetnames[:3] == ["Synthèse", "Par thème", "Par tranche d'âge"]
-    assert ["Smartphone", None, 1, 0.8] in [list(row) for row in book["Par thème"].iter_rows(values_only=True)]
+    assert ["Smartphone", None, 1, 0.8] in [
+        list(row) for row in book["Par thème"].iter_rows(values_only=True)
+    ]
     activities = b"".join(client.get("/numeripole/statistiques/activites.csv").streaming_content).decode()
     header, line = activities.strip().splitlines()
     assert header.startswith("date;type;duree_minutes;type_lieu;thematiques")
@@ -195,3 +197,50 @@ def test_my_data_lists_what_the_numeripole_keeps(client_for, numeripole, staff, 
 def test_default_period_is_this_year(client_for, numeripole, admin):
     body = text(client_for(numeripole, admin).get("/numeripole/statistiques/"))
     assert "Du 1 janvier 2026 au 10 mars 2026" in body
+
+
+def test_the_daily_rollup_follows_every_change(client_for, numeripole, staff, theme, mediator):
+    """Roll calls, corrections, completed records and individual help keep ``ActivityDay`` equal to a fresh
+    count of the participations."""
+    from django.db.models import Count, Sum
+
+    from mairie.booking.models import Booking
+    from mairie.inclusion.models import ActivityDay, Participation
+    from mairie.inclusion.services.activity import accompaniment_complete, attendance_record
+    from mairie.inclusion.services.sessions import register
+    from tests.inclusion.helpers import make_session, make_workshop
+
+    ws = make_session(staff, make_workshop(staff, theme), days=2)
+    people = [make_user(numeripole) for _ in range(3)]
+    bookings = [register(actor=Actor.himself(p, numeripole), workshop_session=ws)[0] for p in people]
+    _help(staff, theme, people[0], timezone.localdate() - timedelta(days=1), autonomy="autonome")
+
+    def fresh() -> dict:
+        rows = Participation.objects.values("date", "theme_id", "autonomy").annotate(
+            n=Count("id"), m=Sum("duration_minutes")
+        )
+        return {(r["date"], r["theme_id"], r["autonomy"]): (r["n"], r["m"]) for r in rows}
+
+    def rolled() -> dict:
+        return {
+            (d.date, d.theme_id, d.autonomy): (d.participations, d.minutes) for d in ActivityDay.objects.all()
+        }
+
+    with time_machine.travel(ws.session.ends_at):
+        record = attendance_record(actor=staff, workshop_session=ws, present=[b.pk for b in bookings])
+        assert rolled() == fresh()
+        attendance_record(
+            actor=staff, workshop_session=ws, present=[bookings[0].pk], autonomy={bookings[0].pk: "autonome"}
+        )
+        assert rolled() == fresh()
+        accompaniment_complete(
+            actor=staff,
+            accompaniment=record,
+            duration_minutes=45,
+            place_kind="lieu_activite",
+            autonomy="partiellement_autonome",
+        )
+        assert rolled() == fresh()
+    assert (
+        sum(n for n, _ in rolled().values()) == 2 and Booking.objects.filter(status="attended").count() == 1
+    )

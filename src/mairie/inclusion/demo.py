@@ -651,6 +651,9 @@ def load_demo(*, commune: Commune, stdout: Any = None, quiet: bool = False) -> N
                 starts_on=timezone.localdate() - timedelta(days=17),
                 due_on=timezone.localdate() - timedelta(days=3),
             )
+        from mairie.inclusion.services.rollup import activity_days_rebuild
+
+        activity_days_rebuild(commune=commune)  # the drop-in visits above were written directly
         if not quiet and stdout is not None:
             from mairie.inclusion.models import Participation
 

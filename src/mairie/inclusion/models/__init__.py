@@ -1,10 +1,11 @@
-from .activity import Accompaniment, Participation
+from .activity import Accompaniment, ActivityDay, Participation
 from .catalogue import Theme, Workshop, WorkshopSession
 from .equipment import Equipment, Loan
 from .people import Beneficiary
 
 __all__ = [
     "Accompaniment",
+    "ActivityDay",
     "Beneficiary",
     "Equipment",
     "Loan",

@@ -124,3 +124,30 @@ class Participation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accompaniment} — {self.date}"
+
+
+class ActivityDay(models.Model):
+    """Participations and minutes of one day, per theme and autonomy level: the statistics' activity figures
+    read these few rows instead of every participation.
+
+    Rebuilt for a day by ``mairie.inclusion.services.rollup.activity_days_refresh`` each time a service writes
+    that day's participations (roll call, drop-in, records), in the same transaction: it never drifts from
+    ``Participation``, which stays the reference (``activity_days_rebuild`` recomputes a whole commune).
+    """
+
+    commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    theme = models.ForeignKey(
+        "inclusion.Theme", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    autonomy = models.CharField(max_length=30, blank=True)
+    participations = models.PositiveIntegerField()
+    minutes = models.PositiveIntegerField()
+
+    objects = ScopedManager(commune="commune")
+
+    class Meta:
+        indexes = [models.Index(fields=["commune", "date"], name="inclusion_actday_commune_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.participations}"

@@ -34,6 +34,7 @@ from mairie.inclusion.services.beneficiaries import (
     note_first_seen,
 )
 from mairie.inclusion.services.common import ensure_manager
+from mairie.inclusion.services.rollup import activity_days_refresh
 from mairie.inclusion.vocabularies import (
     EQUIPMENT_MATERIAL,
     AgeBand,
@@ -172,6 +173,7 @@ def attendance_record(
             removed.append(participation.beneficiary_id)
             participation.delete()
     _refresh_first_seen(removed)
+    activity_days_refresh(commune=actor.commune, days=[accompaniment.date])
     log_for(
         actor,
         "inclusion.attendance.recorded",
@@ -229,6 +231,7 @@ def dropin_checkin(
             )
     except IntegrityError as exc:
         raise InclusionError("Cette personne est déjà notée aujourd'hui.", field="person") from exc
+    activity_days_refresh(commune=actor.commune, days=[accompaniment.date])
     log_for(
         actor,
         "inclusion.dropin.checked_in",
@@ -343,6 +346,7 @@ def accompaniment_complete(
         participation.theme = accompaniment.theme
         participation.autonomy = per_person.get(participation.pk) or autonomy or participation.autonomy
         participation.save(update_fields=["duration_minutes", "theme", "autonomy"])
+    activity_days_refresh(commune=actor.commune, days=[accompaniment.date])
     log_for(actor, "inclusion.accompaniment.completed", obj=accompaniment, data={"kind": accompaniment.kind})
     return accompaniment
 
@@ -410,5 +414,6 @@ def individual_accompaniment_create(
     )
     accompaniment.equipment.set(equipment)
     _participation(accompaniment=accompaniment, beneficiary=beneficiary, workshop_id=None)
+    activity_days_refresh(commune=actor.commune, days=[day])
     log_for(actor, "inclusion.accompaniment.created", obj=accompaniment, data={"anonymous": person is None})
     return accompaniment
