@@ -20,6 +20,7 @@ import pytest
 from django.db import OperationalError
 
 from mairie.homecare.bridge import Bridge, BridgeConfig, Received
+from mairie.homecare.models import BridgeCounter
 from tests.homecare.mqtt_support import (
     BRIDGE_PASSWORD,
     BRIDGE_USER,
@@ -317,6 +318,38 @@ def test_acknowledgements_never_go_to_a_newer_connection():
     new = Received("t", b"", mid=8, qos=1, dup=True, connection=bridge._connection, received_at=None)  # type: ignore[arg-type]
     bridge._acknowledge([old, new])
     assert acks == [8]
+
+
+def test_a_database_error_of_one_message_reruns_the_batch_carefully_and_keeps_that_message(db):
+    """Not transient (a constraint, bad data): on PostgreSQL the batch's transaction is unusable after it, so
+    the batch is rolled back and run again with a savepoint per message; the culprit becomes a dead letter."""
+    dead_letters.clear()
+
+    def constraint(topic: str, payload: bytes) -> Exception | None:
+        if payload == b"bad":  # a real violation: PostgreSQL aborts the transaction after it
+            BridgeCounter.objects.create(bridge="poison", reason="twice")
+            BridgeCounter.objects.create(bridge="poison", reason="twice")
+        return None
+
+    recorder = Recorder([], fail=constraint)
+    bridge = Bridge(
+        BridgeConfig(),
+        handler=recorder,
+        record_counts=None,
+        dead_letter=lambda **kwargs: dead_letters.append(kwargs),
+    )
+    acks: list[int] = []
+    bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
+    bridge.connected.set()
+    for mid, payload in enumerate([b"first", b"bad", b"last"], start=1):
+        bridge._inbox.put(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
+    assert bridge.process_next(timeout=1) == 3
+    assert recorder.payloads() == [b"first", b"first", b"last"]  # the first run was rolled back
+    assert [letter["message"].payload for letter in dead_letters] == [b"bad"]
+    assert bridge.counters.total == {"ok": 2, "error": 1}
+    assert bridge.counters.retries == 0
+    assert acks == [1, 2, 3]
+    assert not BridgeCounter.objects.filter(bridge="poison").exists()  # its savepoint was rolled back
 
 
 def test_messages_of_an_older_connection_wait_for_their_redelivery_only_when_the_session_was_resumed(db):
