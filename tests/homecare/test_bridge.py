@@ -352,6 +352,27 @@ def test_a_database_error_of_one_message_reruns_the_batch_carefully_and_keeps_th
     assert not BridgeCounter.objects.filter(bridge="poison").exists()  # its savepoint was rolled back
 
 
+def test_an_alarm_is_committed_without_waiting_for_the_messages_behind_it(db):
+    transactions: list[dict[str, int]] = []
+
+    def handler(*, topic: str, payload: bytes, received_at: Any) -> SimpleNamespace:
+        return SimpleNamespace(accepted=True, reason="ok", alarm_ids=[7] if payload == b"sos" else [])
+
+    bridge = Bridge(
+        BridgeConfig(),
+        handler=handler,
+        record_counts=lambda *, bridge, counts: transactions.append(dict(counts)),
+    )
+    acks: list[int] = []
+    bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
+    bridge.connected.set()
+    for mid, payload in enumerate([b"motion", b"sos", b"door", b"meter"], start=1):
+        bridge._inbox.put(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
+    assert bridge.process_next(timeout=1) == 4
+    assert transactions == [{"ok": 2}, {"ok": 2}]  # committed right after the SOS, then the rest
+    assert acks == [1, 2, 3, 4]
+
+
 def test_messages_of_an_older_connection_wait_for_their_redelivery_only_when_the_session_was_resumed(db):
     recorder = Recorder([])
     bridge = Bridge(BridgeConfig(), handler=recorder, record_counts=None)

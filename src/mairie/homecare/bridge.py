@@ -356,9 +356,14 @@ class Bridge:
             except queue.Empty:
                 break
         batch = self._without_expected_redeliveries(batch)
-        if batch and self._commit_with_retries(batch):
-            self._acknowledge(batch)
-        return len(batch)
+        handled = 0
+        while handled < len(batch):
+            committed = self._commit_with_retries(batch[handled:])
+            if committed is None:
+                break  # stopping: the rest stays unacknowledged
+            self._acknowledge(batch[handled : handled + committed])
+            handled += committed
+        return handled
 
     def _without_expected_redeliveries(self, batch: list[Received]) -> list[Received]:
         """Drops the messages of an older connection when the current one resumed the session: the broker
@@ -371,12 +376,14 @@ class Bridge:
             current = self._connection
         return [message for message in batch if message.connection == current]
 
-    def _commit_with_retries(self, batch: list[Received]) -> bool:
+    def _commit_with_retries(self, batch: list[Received]) -> int | None:
+        """Commits the batch, or its beginning up to the first message that raised an alarm; returns how many
+        messages were committed, or None when stopping."""
         delay = self.config.retry_initial_s
         careful = False
         while True:
             try:
-                counts = self._commit(batch, careful=careful)
+                counts, committed = self._commit(batch, careful=careful)
             except _RetryCarefully:
                 careful = True  # at once, not a failure: see _handle
                 continue
@@ -390,24 +397,32 @@ class Bridge:
                 log.exception("batch of %d message(s) failed; retrying in %.1f s", len(batch), delay)
             else:
                 self.counters.total.update(counts)
-                self.counters.redelivered += sum(1 for message in batch if message.dup)
-                return True
+                self.counters.redelivered += sum(1 for message in batch[:committed] if message.dup)
+                return committed
             self.counters.retries += 1
             self._close_database_connections()
             if self.stop_requested.wait(delay):
-                return False  # stopping: nothing acknowledged, the broker delivers the batch again
+                return None  # stopping: nothing acknowledged, the broker delivers the batch again
             delay = min(delay * 2, self.config.retry_max_s)
 
-    def _commit(self, batch: list[Received], *, careful: bool = False) -> Counter[str]:
+    def _commit(self, batch: list[Received], *, careful: bool = False) -> tuple[Counter[str], int]:
+        """One transaction for the batch; it ends early after a message that raised an alarm, so that the alarm
+        is committed (and its notifications and console event leave) without waiting for the messages behind
+        it. Returns the counts and how many messages the transaction holds."""
         counts: Counter[str] = Counter()
+        committed = 0
         with transaction.atomic():
             for message in batch:
-                counts[self._handle(message, careful=careful)] += 1
+                reason, alarm = self._handle(message, careful=careful)
+                counts[reason] += 1
+                committed += 1
+                if alarm:
+                    break
             if self._record_counts is not None:
                 self._record_counts(bridge=self.config.client_id, counts=counts)
-        return counts
+        return counts, committed
 
-    def _handle(self, message: Received, *, careful: bool) -> str:
+    def _handle(self, message: Received, *, careful: bool) -> tuple[str, bool]:
         """Runs the handler; a failure that is not the database's is kept as a dead letter.
 
         The handler writes inside its own transaction (a savepoint here), so a bug that raises leaves nothing
@@ -416,7 +431,7 @@ class Bridge:
         each message in a savepoint of its own. Not doing that on every message saves two round trips each.
         """
         if message.topic is None:
-            return BAD_TOPIC
+            return BAD_TOPIC, False
         try:
             if careful:
                 with transaction.atomic():
@@ -432,12 +447,13 @@ class Bridge:
         except DatabaseError as error:
             if not careful:
                 raise _RetryCarefully from error
-            return self._keep(message, error)
+            return self._keep(message, error), False
         except Exception as error:
-            return self._keep(message, error)
+            return self._keep(message, error), False
+        alarm = bool(getattr(outcome, "alarm_ids", None))
         if outcome.accepted:
-            return outcome.reason or ACCEPTED
-        return outcome.reason or "dropped"
+            return outcome.reason or ACCEPTED, alarm
+        return outcome.reason or "dropped", alarm
 
     def _keep(self, message: Received, error: Exception) -> str:
         log.error(

@@ -1,0 +1,582 @@
+"""Homecare — the MQTT bridge: sustained ingestion, alarm latency under load, memory with 10,000 homes.
+
+Everything runs against a Mosquitto started with our shipped configuration (``deploy/mosquitto/``) on a free
+loopback port, and the bridge (``manage.py homecare_bridge``) as its own process on PostgreSQL (database
+``bench_homecare_bridge``, recreated), with the Redis channel layer (``127.0.0.1:6379``, database 7).
+
+1. Ingestion. Each round queues ``--messages`` Zigbee2MQTT telemetry messages (motion, doors, reports...) from
+   ``--homes`` homes in the broker for a subscriber that is away, then lets it drain them: first a paho subscriber
+   that does nothing (QoS 1, automatic acknowledgement), then the bridge. Rates are messages per second between
+   10 % and 90 % of the drain (the steady state, without start-up); the ratio bridge / raw is taken per round and
+   its median reported.
+2. Alarm latency. Telemetry flows at half the bridge's measured rate; every ~0.3 s an SOS press is published
+   and timed until the console event (``alarm.raised`` on the channel group ``homecare.console.<commune_id>``,
+   sent once the alarm is committed) reaches a listener in this process. Median and 99th percentile.
+3. Memory. 10,000 homes (bulk-created: one gateway and 14 devices each), a message from every one of them (and
+   20 SOS) through the bridge; its resident memory (VmRSS) sampled every half second, the peak (VmHWM) at the end.
+
+    .venv/bin/python bench/homecare_bridge.py [--rounds 3] [--messages 5000] [--homes 100] [--sos 200]
+                                               [--memory-homes 10000] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(PROJECT), str(PROJECT / "src")]
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from tests.homecare.mqtt_support import (  # noqa: E402
+    BRIDGE_PASSWORD,
+    BRIDGE_USER,
+    Broker,
+    Publisher,
+    discard_session,
+    wait_until,
+)
+
+RESULTS = PROJECT / "bench" / "results"
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+DB_NAME = "bench_homecare_bridge"
+REDIS = "redis://127.0.0.1:6379/7"
+RATIO_GOAL = 0.5
+MEDIAN_GOAL_MS = 50.0
+P99_GOAL_MS = 250.0
+RSS_GOAL_MB = 150.0
+
+
+def environment(var_dir: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MAIRIE_", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="mairie.settings.base",
+        MAIRIE_DATABASE_URL=f"{POSTGRES}/{DB_NAME}",
+        MAIRIE_REDIS_URL=REDIS,
+        MAIRIE_VAR_DIR=str(var_dir),
+        MAIRIE_LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join([str(PROJECT / "src"), str(PROJECT)]),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "manage.py"), *args],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def count_events() -> int:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
+        row = connection.execute("SELECT count(*) FROM homecare_deviceevent").fetchone()
+        return int(row[0]) if row else 0
+
+
+class _Accepted:
+    accepted = True
+    reason = "ok"
+
+
+def null_handler(*, topic: str, payload: bytes, received_at: Any) -> _Accepted:
+    """For ``homecare_bridge --handler bench.homecare_bridge.null_handler``: the bridge without ingestion."""
+    return _Accepted()
+
+
+def home_commune(home_id: int) -> int:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
+        row = connection.execute("SELECT commune_id FROM homecare_home WHERE id = %s", (home_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+class Bridge:
+    def __init__(
+        self,
+        env: dict[str, str],
+        broker: Broker,
+        log: Path,
+        client_id: str = "bench-bridge",
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.client_id = client_id
+        self.args = args
+        self.env = environment(
+            Path(env["MAIRIE_VAR_DIR"]),
+            MAIRIE_MQTT_HOST="127.0.0.1",
+            MAIRIE_MQTT_PORT=str(broker.port),
+            MAIRIE_MQTT_USERNAME=BRIDGE_USER,
+            MAIRIE_MQTT_PASSWORD=BRIDGE_PASSWORD,
+            MAIRIE_MQTT_CLIENT_ID=client_id,
+            MAIRIE_LOG_LEVEL="INFO",
+        )
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def start(self) -> None:
+        offset = len(self.log_text())
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(PROJECT / "manage.py"),
+                    "homecare_bridge",
+                    "--log-interval",
+                    "3600",
+                    *self.args,
+                ],
+                env=self.env,
+                cwd=PROJECT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: "subscribed to" in self.log_text()[offset:], timeout=120, what="the bridge to subscribe"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def rss_mb(self) -> tuple[float, float]:
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        values = {
+            line.split(":")[0]: int(line.split()[1]) / 1024
+            for line in status.splitlines()
+            if line.startswith("Vm")
+        }
+        return values["VmRSS"], values["VmHWM"]
+
+
+def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
+    """Messages per second between 10 % and 90 % of ``total`` in ``(time, count)`` samples."""
+    low = next(s for s in samples if s[1] >= 0.1 * total)
+    high = next(s for s in samples if s[1] >= 0.9 * total)
+    return (high[1] - low[1]) / max(high[0] - low[0], 1e-6)
+
+
+def publish_backlog(broker: Broker, messages: list[Any]) -> None:
+    publisher = Publisher(broker, {BRIDGE_USER: BRIDGE_PASSWORD})
+    try:
+        for message in messages:
+            publisher.publish(BRIDGE_USER, message.topic, message.payload)
+        publisher.wait_all_acknowledged(timeout=600)
+    finally:
+        publisher.close()
+
+
+def raw_drain(broker: Broker, messages: list[Any]) -> float:
+    """A paho subscriber that does nothing: how fast the broker delivers a backlog to a QoS 1 client.
+
+    Its session is made first (subscribe, leave), the backlog is published, then it comes back and drains it."""
+    received: list[float] = []
+    subscribed = threading.Event()
+    client_id = f"bench-raw-{uuid.uuid4().hex[:6]}"
+
+    def make() -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        client.username_pw_set(BRIDGE_USER, BRIDGE_PASSWORD)
+        client.on_message = lambda c, u, m: received.append(time.perf_counter())
+        client.on_connect = lambda c, u, f, rc, p: c.subscribe("zigbee2mqtt/#", 1)
+        client.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
+        return client
+
+    first = make()
+    first.connect("127.0.0.1", broker.port)
+    first.loop_start()
+    subscribed.wait(timeout=10)
+    first.disconnect()
+    first.loop_stop()
+    publish_backlog(broker, messages)
+    received.clear()
+    client = make()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    wait_until(lambda: len(received) >= len(messages), timeout=600, what="raw drain")
+    client.disconnect()
+    client.loop_stop()
+    discard_session(broker, client_id)
+    total = len(messages)
+    return (0.8 * total) / (received[int(0.9 * total) - 1] - received[int(0.1 * total) - 1])
+
+
+def count_handled(bridge: str) -> int:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT coalesce(sum(count), 0) FROM homecare_bridgecounter WHERE bridge = %s", (bridge,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def bridge_drain(bridge: Bridge, total: int) -> float:
+    """The bridge (stopped while the backlog was queued) comes back and drains it."""
+    before = count_handled(bridge.client_id)
+    bridge.start()
+    samples = []
+    while True:
+        done = count_handled(bridge.client_id) - before
+        samples.append((time.perf_counter(), done))
+        if done >= total:
+            break
+        if bridge.process is None or bridge.process.poll() is not None:
+            sys.exit(f"the bridge stopped:\n{bridge.log_text()[-3000:]}")
+        time.sleep(0.2)
+    return steady_rate(samples, total)
+
+
+class ConsoleListener:
+    """Listens to ``homecare.console.<commune_id>`` on Redis, in its own thread and event loop."""
+
+    def __init__(self, commune_id: int) -> None:
+        self.group = f"homecare.console.{commune_id}"
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.ready = threading.Event()
+        self.stopping = False
+        self.condition = threading.Condition()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.thread.start()
+        self.ready.wait(timeout=10)
+
+    async def _run(self) -> None:
+        from channels_redis.core import RedisChannelLayer
+
+        layer = RedisChannelLayer(hosts=[REDIS])
+        channel = await layer.new_channel()
+        await layer.group_add(self.group, channel)
+        self.ready.set()
+        while not self.stopping:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                continue
+            with self.condition:
+                self.events.append((time.perf_counter(), message))
+                self.condition.notify_all()
+        await layer.group_discard(self.group, channel)
+
+    def wait_for(self, predicate: Any, timeout: float) -> tuple[float, dict[str, Any]] | None:
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while True:
+                for at, message in self.events:
+                    if predicate(message):
+                        return at, message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.condition.wait(timeout=left)
+
+
+def latency(
+    bridge: Bridge, broker: Broker, homes: list[Any], commune_id: int, *, rate: float, presses: int
+) -> list[float]:
+    from mairie.homecare.simulator import last_seen, telemetry_burst
+
+    listener = ConsoleListener(commune_id)
+    telemetry = Publisher(broker, {BRIDGE_USER: BRIDGE_PASSWORD})
+    stop = threading.Event()
+
+    def flow() -> None:
+        start = datetime.now(UTC) + timedelta(days=30)
+        stream = telemetry_burst(homes, count=10_000_000, sos=0, start=start, seed=99)
+        began = time.perf_counter()
+        for sent, message in enumerate(stream):
+            if stop.is_set():
+                return
+            ahead = sent / rate - (time.perf_counter() - began)
+            if ahead > 0:
+                time.sleep(ahead)
+            telemetry.publish(BRIDGE_USER, message.topic, message.payload)
+
+    flowing = threading.Thread(target=flow, daemon=True)
+    flowing.start()
+    time.sleep(3)
+    sos = Publisher(broker, {BRIDGE_USER: BRIDGE_PASSWORD})
+    results = []
+    try:
+        for n in range(presses + 10):
+            home = homes[n % len(homes)]
+            topic = home.topic(home.device("sos").friendly_name)
+            payload = json.dumps(
+                {
+                    "action": "emergency",
+                    "battery": 100,
+                    "linkquality": 90,
+                    "last_seen": last_seen(datetime.now(UTC)),
+                }
+            ).encode()
+            with listener.condition:
+                listener.events.clear()
+            published = time.perf_counter()
+            sos.publish(BRIDGE_USER, topic, payload)
+            found = listener.wait_for(
+                lambda m, h=home: m.get("event") == "alarm.raised" and m.get("home_id") == h.home_id,
+                timeout=15,
+            )
+            if n < 10:  # warm-up
+                continue
+            if found is None:  # counted as a 15 s latency, and said
+                print(f"  no console event for SOS {n} within 15 s")
+                results.append(15_000.0)
+            else:
+                results.append((found[0] - published) * 1000)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        flowing.join(timeout=10)
+        listener.stopping = True
+        telemetry.close()
+        sos.close()
+    return results
+
+
+def bulk_homes(count: int, env: dict[str, str]) -> tuple[list[Any], int]:
+    """``count`` homes with a gateway and the simulator's 14 devices each, bulk-inserted (setup, not measured)."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("MAIRIE_", "DJANGO_"))})
+    import django
+
+    django.setup()
+    from django_scopes import scopes_disabled
+
+    from mairie.core.models import Commune, User
+    from mairie.homecare.models import Device, Gateway, Home
+    from mairie.homecare.simulator import HOME_DEVICES, SimulatedHome
+
+    with scopes_disabled():
+        commune, _ = Commune.objects.get_or_create(
+            slug="bench-memoire", defaults={"name": "Bench mémoire", "insee_code": "99777"}
+        )
+        resident, _ = User.objects.get_or_create(username="bench-resident", defaults={"first_name": "Bench"})
+        Home.objects.bulk_create(
+            [Home(commune=commune, resident=resident, label=f"Maison {n}") for n in range(count)],
+            batch_size=5000,
+        )
+        homes = list(Home.objects.filter(commune=commune).order_by("pk").values_list("pk", flat=True))
+        Gateway.objects.bulk_create(
+            [
+                Gateway(
+                    commune=commune,
+                    home_id=pk,
+                    mqtt_username=f"{commune.slug}/{pk}",
+                    base_topic=f"zigbee2mqtt/{commune.slug}/{pk}",
+                    teleinfo_topic=f"teleinfo/{commune.slug}/{pk}",
+                )
+                for pk in homes
+            ],
+            batch_size=5000,
+        )
+        gateways = dict(Gateway.objects.filter(commune=commune).values_list("home_id", "pk"))
+        devices = [
+            Device(
+                commune=commune,
+                home_id=pk,
+                gateway_id=gateways[pk],
+                friendly_name=spec.friendly_name,
+                kind=spec.kind,
+                room=spec.room,
+            )
+            for pk in homes
+            for spec in HOME_DEVICES
+        ]
+        Device.objects.bulk_create(devices, batch_size=10_000)
+    simulated = [
+        SimulatedHome(
+            home_id=pk,
+            base_topic=f"zigbee2mqtt/{commune.slug}/{pk}",
+            teleinfo_topic=f"teleinfo/{commune.slug}/{pk}",
+            adco="",
+        )
+        for pk in homes
+    ]
+    return simulated, commune.pk
+
+
+def memory(bridge: Bridge, broker: Broker, homes: list[Any]) -> dict[str, float]:
+    from mairie.homecare.simulator import telemetry_burst
+
+    start = datetime.now(UTC) + timedelta(days=60)
+    messages = list(telemetry_burst(homes, count=len(homes), sos=20, start=start, seed=5))
+    before = count_events()
+    samples: list[float] = []
+    publishing = threading.Thread(target=publish_backlog, args=(broker, messages), daemon=True)
+    publishing.start()
+    while count_events() - before < len(messages):
+        samples.append(bridge.rss_mb()[0])
+        time.sleep(0.5)
+    publishing.join(timeout=60)
+    rss, peak = bridge.rss_mb()
+    return {
+        "rss_mb": round(rss, 1),
+        "peak_mb": round(peak, 1),
+        "median_rss_mb": round(statistics.median(samples), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--homes", type=int, default=100)
+    parser.add_argument("--sos", type=int, default=200)
+    parser.add_argument("--memory-homes", type=int, default=10_000)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--telemetry-rate",
+        type=float,
+        help="skip the ingestion rounds; telemetry at this rate during latency",
+    )
+    args = parser.parse_args()
+
+    from mairie.homecare.simulator import SimulatedHome, telemetry_burst
+
+    var_dir = Path(f"/tmp/mairie-bench-bridge-{os.getpid()}")
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = environment(var_dir)
+    print(f"database {DB_NAME}: migrate, {args.homes} homes")
+    recreate_database()
+    manage(env, "migrate", "--noinput")
+    output = manage(
+        env, "homecare_simulate", "--setup-only", "--json", "--simulated-only", "--homes", str(args.homes)
+    )
+    homes = [SimulatedHome.from_json(item) for item in json.loads(output.strip().splitlines()[-1])["homes"]]
+    commune_id = home_commune(homes[0].home_id)
+    broker = Broker({}).start()
+    bridge = Bridge(env, broker, var_dir / "bridge.log")
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="minutes"),
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+    try:
+        null = Bridge(
+            env,
+            broker,
+            var_dir / "null.log",
+            client_id="bench-bridge-null",
+            args=("--handler", "bench.homecare_bridge.null_handler"),
+        )
+        for process in (
+            bridge,
+            null,
+        ):  # their sessions exist from now on; they stay away while backlogs build
+            process.start()
+            process.stop()
+        raws, bridges, nulls, ratios = [], [], [], []
+        for round_number in range(1, 0 if args.telemetry_rate else args.rounds + 1):
+            start = datetime.now(UTC) + timedelta(days=round_number)
+            messages = list(
+                telemetry_burst(homes, count=args.messages, sos=0, start=start, seed=round_number)
+            )
+            raw = raw_drain(broker, messages)  # the same backlog waits for both bridges meanwhile
+            ours = bridge_drain(bridge, len(messages))
+            bridge.stop()
+            empty = bridge_drain(null, len(messages))
+            null.stop()
+            raws.append(raw)
+            bridges.append(ours)
+            nulls.append(empty)
+            ratios.append(ours / raw)
+            print(
+                f"  round {round_number}/{args.rounds}: raw {raw:.0f}/s, bridge {ours:.0f}/s, "
+                f"bridge without ingestion {empty:.0f}/s, ratio {ours / raw:.3f}"
+            )
+        if bridges:
+            result["ingestion"] = {
+                "messages": args.messages,
+                "homes": args.homes,
+                "raw_rates": [round(x, 1) for x in raws],
+                "bridge_rates": [round(x, 1) for x in bridges],
+                "null_handler_rates": [round(x, 1) for x in nulls],
+                "median_null_handler": round(statistics.median(nulls), 1),
+                "null_handler_ratio": round(statistics.median(nulls) / statistics.median(raws), 4),
+                "ratios": [round(x, 4) for x in ratios],
+                "median_raw": round(statistics.median(raws), 1),
+                "median_bridge": round(statistics.median(bridges), 1),
+                "median_ratio": round(statistics.median(ratios), 4),
+            }
+        bridge.start()
+        rate = args.telemetry_rate or 0.5 * statistics.median(bridges)
+        print(f"latency: {args.sos} SOS while telemetry flows at {rate:.0f}/s")
+        latencies = latency(bridge, broker, homes, commune_id, rate=rate, presses=args.sos)
+        latencies.sort()
+        result["latency"] = {
+            "telemetry_rate": round(rate, 1),
+            "presses": len(latencies),
+            "median_ms": round(statistics.median(latencies), 1),
+            "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
+            "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
+            "late": sum(1 for value in latencies if value >= 15_000),
+            "max_ms": round(latencies[-1], 1),
+        }
+        print(f"  median {result['latency']['median_ms']} ms, p99 {result['latency']['p99_ms']} ms")
+        if not args.skip_memory:
+            bridge.stop()
+            print(f"memory: {args.memory_homes} homes")
+            many, _ = bulk_homes(args.memory_homes, env)
+            bridge.start()
+            result["memory"] = {"homes": args.memory_homes, **memory(bridge, broker, many)}
+            print(f"  {result['memory']}")
+    finally:
+        bridge.stop()
+        broker.close()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"homecare-bridge-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"results: {path}")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
