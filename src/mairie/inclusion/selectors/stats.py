@@ -190,10 +190,12 @@ def statistics(commune: Commune, start: date, end: date) -> Stats:
 
 
 def people_trained_last_12_months(commune: Commune, *, today: date | None = None) -> int:
+    """Distinct people accompanied in the last 365 days (the semi-join of ``statistics``, no COUNT DISTINCT)."""
     today = today or timezone.localdate()
-    return Participation.objects.filter(
+    recent = Participation.objects.filter(
         commune=commune, date__gt=today - timedelta(days=365), date__lte=today
-    ).aggregate(n=Count("beneficiary_id", distinct=True))["n"]
+    )
+    return Beneficiary.objects.filter(commune=commune, pk__in=recent.values("beneficiary_id")).count()
 
 
 def home_figure(commune: Commune) -> str:
