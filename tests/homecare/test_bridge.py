@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from django.db import OperationalError
+from paho.mqtt.enums import CallbackAPIVersion
 
 from mairie.homecare.bridge import Bridge, BridgeConfig, Received
 from mairie.homecare.models import BridgeCounter
@@ -430,3 +433,68 @@ def test_shipped_broker_config_keeps_messages():
     acl = SHIPPED_ACL.read_text()
     assert "pattern readwrite zigbee2mqtt/%u/#" in acl
     assert Path(SHIPPED_CONF).with_name("demo.conf").exists()
+
+
+@pytest.mark.django_db
+def test_broker_password_file_from_the_database_lets_each_gateway_in(commune):
+    from django.core.management import call_command
+    from django_scopes import scope
+
+    from mairie.core.acting import Actor
+    from mairie.homecare.services.homes import gateway_register, home_create
+    from tests.homecare.homes_support import make_home
+
+    world = make_home(commune, now=datetime(2026, 11, 26, 9, 0, tzinfo=UTC), contacts=0)
+    actor = Actor.himself(world.agent, commune)
+    with scope(commune=commune):
+        other = home_create(actor=actor, resident=world.resident, label="Maison 13")
+        gateway, password = gateway_register(actor=actor, home=other)
+    broker = Broker({})
+    try:
+        call_command("homecare_broker_passwords", output=str(broker.password_file), stdout=StringIO())
+        lines = broker.password_file.read_text().splitlines()
+        assert [line.split(":", 1)[0] for line in lines] == [
+            BRIDGE_USER,
+            world.gateway.mqtt_username,
+            gateway.mqtt_username,
+        ]
+        broker.start()
+        assert connects(broker, gateway.mqtt_username, password)
+        assert not connects(broker, gateway.mqtt_username, "not-the-password")
+        assert connects(broker, BRIDGE_USER, BRIDGE_PASSWORD)  # kept from the existing file
+    finally:
+        broker.close()
+
+
+def connects(broker: Broker, username: str, password: str) -> bool:
+    result: list[bool] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"login-{uuid.uuid4().hex[:6]}")
+    client.username_pw_set(username, password)
+    client.on_connect = lambda c, u, flags, code, props: result.append(not code.is_failure)
+    client.connect("127.0.0.1", broker.port, keepalive=10)
+    client.loop_start()
+    try:
+        wait_until(lambda: result, timeout=10, what=f"{username} to get an answer")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return result[0]
+
+
+@pytest.mark.django_db
+def test_counters_add_up_per_bridge_and_dead_letters_wait_to_be_handled():
+    from mairie.homecare import bridge_stats
+
+    bridge_stats.add_counts(bridge="mairie-bridge-1", counts={"ok": 3, "malformed": 1})
+    bridge_stats.add_counts(bridge="mairie-bridge-1", counts={"ok": 2, "duplicate": 0})
+    bridge_stats.add_counts(bridge="mairie-bridge-2", counts={"ok": 10})
+    assert bridge_stats.totals(bridge="mairie-bridge-1") == {"ok": 5, "malformed": 1}
+    assert bridge_stats.totals() == {"ok": 15, "malformed": 1}
+    bridge_stats.keep_dead_letter(
+        bridge="mairie-bridge-1",
+        topic="zigbee2mqtt/val-de-brume/12/pendentif",
+        payload=b'{"action":"emergency"}',
+        error="KeyError('state')",
+        received_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+    )
+    assert bridge_stats.open_dead_letters() == 1
