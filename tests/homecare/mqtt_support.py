@@ -121,7 +121,11 @@ class Broker:
         self.users = {BRIDGE_USER: BRIDGE_PASSWORD, **users}
         self.password_file = self.directory / "passwd"
         self.acl_file = self.directory / "acl"
-        write_password_file(self.password_file, self.users)
+        try:
+            write_password_file(self.password_file, self.users)
+        except Exception:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
         shutil.copyfile(SHIPPED_ACL, self.acl_file)
         self.config_file = self.directory / "mosquitto.conf"
         self.config_file.write_text(
