@@ -20,6 +20,12 @@ from tests.factories import make_user
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def _contact_phone(commune: Commune, home: Home, n: int) -> str:
+    """A French mobile number (+336 and eight digits) for the n-th contact of a home. Always eight digits:
+    PostgreSQL does not reuse primary keys between tests, so they grow past any fixed width."""
+    return f"+336{(commune.pk * 1_000_000 + home.pk * 100 + n) % 10**8:08d}"
+
+
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
@@ -109,7 +115,7 @@ def make_home(
                     actor=actor,
                     home=home,
                     name=f"Proche {n + 1}",
-                    phone=f"+336{commune.pk:02d}{home.pk:03d}{n:03d}",
+                    phone=_contact_phone(commune, home, n),
                     email=f"proche{n + 1}.{home.pk}.{commune.pk}@example.org",
                     available_from=available_from,
                     available_until=available_until,
