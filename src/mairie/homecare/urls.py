@@ -1,6 +1,6 @@
 """Homecare URLs (under ``/teleassistance/``). Each views module owns its own ``urlpatterns``."""
 
-from mairie.homecare.views import automation, console, family, relatives, requests, tablet
+from mairie.homecare.views import automation, bridge_health, console, family, relatives, requests, tablet
 
 app_name = "homecare"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *tablet.urlpatterns,
     *requests.urlpatterns,
     *automation.urlpatterns,
+    *bridge_health.urlpatterns,
 ]
