@@ -153,6 +153,25 @@ def test_sign_in_is_audited(client_for, commune, camille):
         assert AuditEntry.objects.filter(action="core.auth.logged_in", actor=camille).count() == 1
 
 
+def test_after_sign_in_pages_speak_the_language_saved_in_the_account(client_for, commune, camille):
+    with scopes_disabled():
+        User.objects.filter(pk=camille.pk).update(language="en")
+    client = client_for(commune)  # a shared computer left in French
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    response = client.post(
+        reverse("core:login"),
+        {"login": "camille@example.org", "password": "correct horse battery"},
+        follow=True,
+    )
+    assert response.wsgi_request.LANGUAGE_CODE == "en"
+    assert '<html lang="en"' in response.content.decode()
+    # A wrong password changes nothing: the language stays the one on the screen.
+    other = client_for(commune)
+    other.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    refused = other.post(reverse("core:login"), {"login": "camille@example.org", "password": "pas le bon"})
+    assert settings.LANGUAGE_COOKIE_NAME not in refused.cookies
+
+
 @pytest.mark.parametrize("login", ["camille@example.org", "personne@example.org", "06 99 99 99 99"])
 def test_wrong_password_or_unknown_login_get_the_same_message(client_for, commune, camille, login):
     client = client_for(commune)

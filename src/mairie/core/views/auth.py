@@ -46,7 +46,7 @@ from mairie.core.services.accounts import (
     two_factor_start,
 )
 from mairie.core.services.login import CodeResult
-from mairie.core.views.pages import _safe_next
+from mairie.core.views.pages import ONE_YEAR, _safe_next
 
 BACKEND = "mairie.core.auth_backends.LoginBackend"
 PENDING_CODE_KEY = "mairie_pending_code"  # which login a code was asked for, so the next page can check it
@@ -75,8 +75,18 @@ def _sign_in(request: HttpRequest, user: User) -> None:
     request.session[SECOND_FACTOR_SESSION_KEY] = two_factor_device(user) is not None
 
 
+def _in_account_language(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Once signed in, pages speak the language saved in the person's account (chosen in "Mon compte" or
+    when they last changed it while signed in), even on a shared computer set to another language."""
+    user = request.user
+    language = getattr(user, "language", "")
+    if user.is_authenticated and language in dict(settings.LANGUAGES):
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=ONE_YEAR, samesite="Lax")
+    return response
+
+
 def _after_login(request: HttpRequest, next_url: str = "") -> HttpResponse:
-    return redirect(next_url or _safe_next(request, reverse("core:home")))
+    return _in_account_language(request, redirect(next_url or _safe_next(request, reverse("core:home"))))
 
 
 # --- password sign-in -------------------------------------------------------------------------------------
@@ -139,7 +149,9 @@ def _choose_own_password(request: HttpRequest) -> HttpResponse:
     """After signing in with a password printed by town-hall staff: the person chooses their own."""
     target = reverse("core:password_change")
     next_url = _safe_next(request, "")
-    return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
+    return _in_account_language(
+        request, redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
+    )
 
 
 @public
@@ -524,7 +536,7 @@ def _finish_reset(request: HttpRequest, user: User, password: str) -> HttpRespon
     # A fresh session with the new password's hash: every other session of this person is now invalid.
     _sign_in(request, user)
     messages.success(request, _("Votre nouveau mot de passe est enregistré. Vous êtes connecté·e."))
-    return redirect("core:home")
+    return _in_account_language(request, redirect("core:home"))
 
 
 @public
