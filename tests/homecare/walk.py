@@ -1,6 +1,7 @@
 """The homecare module's objects in the security walks (role × URL matrix, isolation, bad input): one home of the
 world's resident per commune, with a gateway, a shutter and a thermostat, an open alarm, a schedule, a heating
-set-point and a service request, so that every homecare page with an id is visited."""
+set-point and a service request, so that every homecare page with an id is visited. The gateway has never said
+it is online and the thermostat's battery is low, so that the console's « Passerelles » page has rows to leak."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def homecare_objects(world: CommuneWorld) -> Mapping[str, models.Model]:
         friendly_name="salon/thermostat",
         kind=Device.Kind.THERMOSTAT,
         room="salon",
+        battery=12,  # low: the « Passerelles » page lists it (and the walks check it lists no other commune's)
     )
     alarm = Alarm.objects.create(
         commune=commune,
