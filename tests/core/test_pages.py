@@ -299,3 +299,15 @@ def test_a_resident_page_weighs_under_100_kb(visitor):
     assert b"<script" not in html
     assert b"@font-face" not in css
     assert len(html) + len(css) + len(commune_css) < 100 * 1024
+
+
+def test_health_check_answers_get_and_head_only_and_says_when_the_database_is_out(visitor):
+    response = visitor.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert visitor.head("/healthz").status_code == 200
+    assert visitor.post("/healthz").status_code == 405
+    from django.db import OperationalError
+
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")):
+        response = visitor.get("/healthz")
+    assert response.status_code == 503 and response.json() == {"status": "database unavailable"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from urllib.parse import quote
 
 from django.conf import settings
@@ -13,12 +14,14 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language, gettext
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from mairie.core.colors import AA_NORMAL_TEXT, HEX_COLOUR, WHITE, contrast_ratio
 from mairie.core.context_processors import DISPLAY_CHOICES, DISPLAY_COOKIE, display_preferences
 from mairie.core.modules import enabled_modules
 from mairie.core.permissions import public
+
+logger = logging.getLogger(__name__)
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -149,11 +152,17 @@ def privacy(request: HttpRequest) -> HttpResponse:
 
 
 @public
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    from django.db import connection
+    """For load balancers and ``run_platform``: 200 when this node can serve, 503 when its database is out."""
+    from django.db import DatabaseError, connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.warning("health check: the database does not answer", exc_info=True)
+        return JsonResponse({"status": "database unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
 
 
