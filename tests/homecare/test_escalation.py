@@ -145,6 +145,34 @@ def test_a_home_without_contacts_goes_straight_to_the_operator(commune):
 
 
 @pytest.mark.django_db
+def test_without_an_operator_the_communes_administrators_are_told(commune):
+    with time_machine.travel(T, tick=False):
+        world = make_home(commune, now=T, contacts=0)
+    admin = make_user(commune, Role.ADMIN, phone="+33699000003")
+    alarm = raise_sos(world)
+    assert recipients(world, "homecare/alarm_operator") == [admin.pk]
+    alarm.refresh_from_db()
+    assert alarm.state == Alarm.State.NOTIFIED
+
+
+@pytest.mark.django_db
+def test_an_alarm_that_reaches_nobody_stays_raised_and_says_so(commune):
+    with time_machine.travel(T, tick=False):
+        world = make_home(commune, now=T, contacts=0)  # no contact, no operator, no administrator
+    alarm = raise_sos(world)
+    with scopes_disabled():
+        alarm.refresh_from_db()
+        assert alarm.state == Alarm.State.RAISED  # red on the console, not "notified"
+        assert Notification.objects.filter(template__startswith="homecare/alarm").count() == 0
+        steps = AuditEntry.objects.filter(action="homecare.alarm.escalated", object_id=str(alarm.pk))
+        assert [entry.data.get("nobody") for entry in steps] == [True]
+    assert tick(minutes(30)) == 1  # the 15 / 112 step: still nobody
+    with scopes_disabled():
+        alarm.refresh_from_db()
+        assert alarm.state == Alarm.State.RAISED
+
+
+@pytest.mark.django_db
 def test_restart_between_two_steps_loses_nothing(world, monkeypatch):
     alarm_id = raise_sos(world).pk
     # The worker dies in the middle of the second step: its transaction rolls back, the row is still due.

@@ -59,8 +59,16 @@ def home_contacts(home: Home) -> list[Contact]:
     return list(Contact.objects.filter(home=home).select_related("user").order_by("order", "pk"))
 
 
+def _active(ids: set[int]) -> list[User]:
+    return list(User.objects.filter(pk__in=ids, is_active=True, erased_at__isnull=True).order_by("pk"))
+
+
 def operators_of(commune: Commune, home: Home) -> list[User]:
-    """The commune's tele-assistance operators, and accounts of the home's "téléassistance" contacts."""
+    """The commune's tele-assistance operators, and accounts of the home's "téléassistance" contacts.
+
+    A commune with none (no contract yet, or the only operator's account closed) still has someone on the
+    console: its administrators, who hold the console too. An alarm must never go to nobody.
+    """
     ids = set(
         Membership.objects.filter(commune=commune, role=Role.OPERATOR).values_list("user_id", flat=True)
     )
@@ -69,7 +77,12 @@ def operators_of(commune: Commune, home: Home) -> list[User]:
             "user_id", flat=True
         )
     )
-    return list(User.objects.filter(pk__in=ids, is_active=True, erased_at__isnull=True).order_by("pk"))
+    operators = _active(ids)
+    if operators:
+        return operators
+    return _active(
+        set(Membership.objects.filter(commune=commune, role=Role.ADMIN).values_list("user_id", flat=True))
+    )
 
 
 def console_path() -> str:
@@ -172,7 +185,14 @@ def advance(alarm: Alarm, *, now: datetime) -> bool:
         break
     final = step >= len(plan)
     next_at = None if final else now + timedelta(minutes=home.ack_minutes)
-    new_state = Alarm.State.NOTIFIED if action is not None else alarm.state
+    # "Notified" only once someone really was: a step that finds nobody to tell leaves the alarm "raised",
+    # red at the top of the console, never looking taken care of.
+    tells_someone = action is not None and (
+        action.kind == CONTACT
+        or bool(operators_of(alarm.commune, home))
+        or (action.kind == EMERGENCY and bool(notified_contacts(alarm)))
+    )
+    new_state = Alarm.State.NOTIFIED if tells_someone else alarm.state
     claimed = Alarm.objects.filter(
         pk=alarm.pk,
         escalation_step=alarm.escalation_step,
@@ -227,6 +247,15 @@ def advance(alarm: Alarm, *, now: datetime) -> bool:
             data={"number": number},
         )
         data.update(to="emergency", number=number, operators=count)
+    if action is not None and not tells_someone:
+        data["nobody"] = True
+        logger.error(
+            "Alarm %s (%s, commune %s): nobody could be told at step %s; it stays raised on the console",
+            alarm.pk,
+            alarm.kind,
+            alarm.commune_id,
+            step,
+        )
     log_action("homecare.alarm.escalated", commune=alarm.commune, actor=None, obj=alarm, data=data)
     live.publish_on_commit(
         commune_id=alarm.commune_id,
