@@ -44,7 +44,7 @@ from mairie.core.models import (
     Role,
     User,
 )
-from mairie.core.permissions import CAPABILITIES, SENSITIVE_ROLES
+from mairie.core.permissions import CAPABILITIES, second_factor_roles
 from mairie.core.services.audit import log_action
 from tests.factories import make_user
 
@@ -410,7 +410,7 @@ def client_as(host: str, user: User | None, *, verified: bool = True, csrf: bool
     if user is not None:
         client.force_login(user, backend=BACKEND)
         with scopes_disabled():
-            sensitive = Membership.objects.filter(user=user, role__in=SENSITIVE_ROLES).exists()
+            sensitive = Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
         if verified and sensitive:
             verify_second_factor(client, user)
     return client

@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from mairie.core.colors import contrast_ratio
 from mairie.core.models import Commune, Membership, User
-from mairie.core.permissions import SENSITIVE_ROLES
+from mairie.core.permissions import second_factor_roles
 from tests.factories import make_commune
 
 CHROMIUM = os.environ.get("MAIRIE_CHROMIUM", "/usr/bin/chromium")
@@ -162,7 +162,7 @@ def signed_in_session(user: User, data: dict[str, Any] | None = None) -> str:
         session.update(data)
         session.save()
     with scopes_disabled():
-        sensitive = Membership.objects.filter(user=user, role__in=SENSITIVE_ROLES).exists()
+        sensitive = Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
     if sensitive:
         from django_otp import DEVICE_ID_SESSION_KEY
         from django_otp.plugins.otp_totp.models import TOTPDevice

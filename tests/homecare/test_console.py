@@ -249,3 +249,19 @@ def test_an_operator_must_pass_the_second_factor(world):
 def test_operators_reach_the_console_from_the_staff_home(world):
     text = page(client_as(world.commune, world.operator), reverse("core:staff_home")).content.decode()
     assert reverse("homecare:console") in text
+
+
+def test_an_administrator_opens_the_console_only_after_the_second_factor(world):
+    admin = make_user(world.commune, Role.ADMIN, first_name="Adèle")
+    alarm = raise_sos(world, T)
+    console = reverse("homecare:console")
+    response = page(client_as(world.commune, admin, verified=False), console)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("core:two_factor"))
+    assert "next=" in response["Location"]
+    # The rest of the administrator's work does not ask for it.
+    assert (
+        page(client_as(world.commune, admin, verified=False), reverse("core:staff_home")).status_code == 200
+    )
+    text = page(client_as(world.commune, admin), console).content.decode()
+    assert f'data-alarm="{alarm.pk}"' in text

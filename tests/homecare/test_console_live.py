@@ -82,17 +82,22 @@ async def test_an_operator_receives_the_alarms_of_their_commune_only(commune, ot
 
 async def test_the_console_socket_refuses_everyone_else(commune, other_commune):
     world, far = await setup(commune, other_commune)
+    admin = await sync_to_async(make_user)(commune, Role.ADMIN)
     for user, verified in (
         (None, True),
         (world.agent, True),
         (world.contacts[0].user, True),
         (world.operator, False),  # second factor not passed
+        (admin, False),  # an administrator holds the console, with the second factor too
         (far.operator, True),  # an operator of another commune, on this commune's site
     ):
         communicator = await sync_to_async(socket)(commune, CONSOLE, user, verified=verified)
         ok, _code = await communicator.connect()
         assert not ok, (user, verified)
         await communicator.disconnect()
+    console = await sync_to_async(socket)(commune, CONSOLE, admin, verified=True)
+    assert await connected(console)
+    await console.disconnect()
 
 
 async def test_the_tablet_link_opens_its_homes_socket_and_receives_its_events(commune, other_commune):

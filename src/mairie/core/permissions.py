@@ -14,6 +14,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from .models import Commune, Membership, Role, User
 
@@ -31,6 +34,9 @@ STAFF_ROLES = frozenset(
 )
 # Roles that see health or alarm data: two-factor authentication is required, and idle sessions end early.
 SENSITIVE_ROLES = frozenset({Role.PRACTITIONER, Role.NURSE, Role.OPERATOR})
+# Capabilities that open health or alarm data to roles that are not sensitive themselves (a commune's
+# administrator on the alarm console): using one needs the second factor first. Modules add theirs.
+SENSITIVE_CAPABILITIES: set[str] = set()
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "core.staff_area": STAFF_ROLES,
@@ -44,10 +50,22 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
-def register_capabilities(capabilities: dict[str, Iterable[str]]) -> None:
-    """Modules call this from their AppConfig.ready() to declare their own capabilities."""
+def register_capabilities(capabilities: dict[str, Iterable[str]], *, sensitive: Iterable[str] = ()) -> None:
+    """Modules call this from their AppConfig.ready() to declare their own capabilities; ``sensitive`` names
+    those that show health or alarm data (their pages ask for the second factor)."""
     for name, roles in capabilities.items():
         CAPABILITIES[name] = frozenset(roles)
+    for name in sensitive:
+        if name not in CAPABILITIES:
+            raise KeyError(f"unknown capability {name!r}")
+        SENSITIVE_CAPABILITIES.add(name)
+
+
+def second_factor_roles() -> frozenset[str]:
+    """Roles whose holders may be asked for the second factor: sensitive ones, and those granted a sensitive
+    capability."""
+    granted = {role for name in SENSITIVE_CAPABILITIES for role in CAPABILITIES[name]}
+    return SENSITIVE_ROLES | frozenset(granted)
 
 
 def roles_of(user: User | Any, commune: Commune | None) -> frozenset[str]:
@@ -57,9 +75,7 @@ def roles_of(user: User | Any, commune: Commune | None) -> frozenset[str]:
     cached: dict[int, frozenset[str]] = getattr(user, cache_attr, None) or {}
     if commune.pk not in cached:
         cached[commune.pk] = frozenset(
-            Membership.objects.with_scope(commune=commune)
-            .filter(user=user)
-            .values_list("role", flat=True)
+            Membership.objects.with_scope(commune=commune).filter(user=user).values_list("role", flat=True)
         )
         setattr(user, cache_attr, cached)
     return cached[commune.pk]
@@ -81,6 +97,12 @@ def ensure_capability(user: User | Any, commune: Commune | None, capability: str
         raise PermissionDenied(capability)
 
 
+def _verified(user: User | Any) -> bool:
+    """Whether this session passed the second factor (django-otp's middleware sets ``is_verified``)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified()) if callable(is_verified) else False
+
+
 def needs_second_factor(user: User | Any, commune: Commune | None) -> bool:
     return bool(roles_of(user, commune) & SENSITIVE_ROLES)
 
@@ -99,6 +121,9 @@ def require_capability(capability: str) -> Callable[[ViewFunc], ViewFunc]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             ensure_capability(request.user, request.commune, capability)  # type: ignore[attr-defined]
+            if capability in SENSITIVE_CAPABILITIES and not _verified(request.user):
+                two_factor = reverse("core:two_factor")
+                return redirect(f"{two_factor}?{urlencode({'next': request.get_full_path()})}")
             return view(request, *args, **kwargs)
 
         wrapped.required_capability = capability  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from django_scopes import scope
 
 from mairie.core.middleware import LAST_SEEN_SESSION_KEY
 from mairie.core.models import Commune
-from mairie.core.permissions import has_capability, needs_second_factor
+from mairie.core.permissions import SENSITIVE_CAPABILITIES, has_capability, needs_second_factor
 from mairie.core.tenancy import commune_for_host
 from mairie.homecare import live, selectors
 from mairie.homecare.tablet import home_for_tablet_token
@@ -58,9 +58,13 @@ def _not_idle(scope_: dict[str, Any]) -> bool:
     return last_seen is None or time.time() - last_seen <= settings.SENSITIVE_IDLE_SECONDS
 
 
-def _staff_session_ok(scope_: dict[str, Any], user: Any, commune: Commune) -> bool:
+def _staff_session_ok(scope_: dict[str, Any], user: Any, commune: Commune, *, console: bool = False) -> bool:
+    """As the pages: second factor passed for sensitive roles (not idle either) and, with ``console``, for
+    anyone using the console (a sensitive capability)."""
     if needs_second_factor(user, commune):
         return _second_factor_passed(scope_, user) and _not_idle(scope_)
+    if console and selectors.CONSOLE in SENSITIVE_CAPABILITIES:
+        return _second_factor_passed(scope_, user)
     return True
 
 
@@ -102,7 +106,7 @@ class ConsoleConsumer(_Events):
         if commune is None or user is None or not user.is_authenticated:
             return []
         if not has_capability(user, commune, selectors.CONSOLE) or not _staff_session_ok(
-            self.scope, user, commune
+            self.scope, user, commune, console=True
         ):
             return []
         return selectors.console_commune_ids(user)
@@ -132,7 +136,7 @@ class HomeConsumer(_Events):
                 return _staff_session_ok(self.scope, user, commune)
             return (
                 has_capability(user, commune, selectors.CONSOLE)
-                and _staff_session_ok(self.scope, user, commune)
+                and _staff_session_ok(self.scope, user, commune, console=True)
                 and selectors.staff_homes(user, commune).filter(pk=home_id).exists()
             )
 

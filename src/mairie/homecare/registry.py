@@ -67,7 +67,8 @@ MODULE_DESCRIPTION: Any = _(
 def register() -> None:
     from mairie.homecare import personal_data
 
-    register_capabilities(CAPABILITIES)
+    # The console shows alarms and homes' files: whoever opens it (an administrator too) passes the second factor.
+    register_capabilities(CAPABILITIES, sensitive={"homecare.console"})
     register_module(
         Module(
             "homecare",
