@@ -59,13 +59,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bench_env(var_dir: Path) -> dict[str, str]:
+def bench_env(var_dir: Path, database: str = DB_NAME) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MAIRIE_", "DJANGO_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         MAIRIE_SECRET_KEY=secrets.token_urlsafe(50),
         MAIRIE_ALLOWED_HOSTS=f"{HOST},127.0.0.1",
-        MAIRIE_DATABASE_URL=f"{POSTGRES}/{DB_NAME}",
+        MAIRIE_DATABASE_URL=f"{POSTGRES}/{database}",
         MAIRIE_VAR_DIR=str(var_dir),
         MAIRIE_ALLOW_OUTBOX="true",  # nothing is sent during the benchmark
         PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT / "src")]),
@@ -73,12 +73,14 @@ def bench_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-def recreate_database() -> None:
+def recreate_database(database: str = DB_NAME) -> None:
     import psycopg
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
+        sys.exit(f"not a plain database name: {database!r}")
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
+        connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {database}")
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -372,15 +374,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--only", choices=["throughput", "weight"])
+    parser.add_argument(
+        "--database",
+        default=DB_NAME,
+        help="PostgreSQL database to recreate (another name lets two runs share the server)",
+    )
     options = parser.parse_args()
     if options.only != "weight" and shutil.which("wrk") is None:
         sys.exit("wrk is missing: run `make bench` (it installs Debian's wrk) or apt-get install wrk")
 
     report: dict[str, Any] = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="mairie-bench-") as var_dir:
-        env = bench_env(Path(var_dir))
-        print(f"Preparing database {DB_NAME}: migrate, demo data, collectstatic")
-        recreate_database()
+        env = bench_env(Path(var_dir), options.database)
+        print(f"Preparing database {options.database}: migrate, demo data, collectstatic")
+        recreate_database(options.database)
         manage(env, "migrate", "--noinput")
         manage(env, "demo", "--quiet")
         manage(env, "collectstatic", "--noinput")
