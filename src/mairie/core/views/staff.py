@@ -7,6 +7,7 @@ import csv
 import json
 import secrets
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -34,7 +35,13 @@ from mairie.core.permissions import has_capability, public, require_capability, 
 from mairie.core.phones import normalise_phone
 from mairie.core.services.accounts import LastAdminError, role_grant, role_revoke
 from mairie.core.services.audit import log_action
-from mairie.core.services.communes import LOGO_MAX_BYTES, check_logo, commune_update
+from mairie.core.services.communes import (
+    LOGO_MAX_BYTES,
+    check_coordinates,
+    check_logo,
+    commune_update,
+    parse_coordinate,
+)
 from mairie.core.services.counter import counter_account_create, counter_password_reset, counter_reset_allowed
 from mairie.core.services.mandates import (
     Duration,
@@ -531,6 +538,28 @@ class CommuneSettingsForm(Form):
         help_text=_("Quelques phrases affichées en haut de la page d'accueil."),
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    latitude = forms.CharField(
+        label=_("Latitude de la mairie"),
+        required=False,
+        max_length=20,
+        help_text=_(
+            "Elle sert à ouvrir et fermer les volets des logements connectés au lever et au coucher du soleil. "
+            "Pour la trouver : sur openstreetmap.org ou Google Maps, faites un clic droit sur la mairie. Deux "
+            "nombres s'affichent, par exemple 47.85, -1.65 : le premier est la latitude (en France "
+            "métropolitaine, entre 41 et 51)."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    longitude = forms.CharField(
+        label=_("Longitude de la mairie"),
+        required=False,
+        max_length=20,
+        help_text=_(
+            "Le second nombre (en France métropolitaine, entre -5 et 10). Une virgule ou un point, comme "
+            "vous voulez."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
     enabled_modules = forms.MultipleChoiceField(
         label=_("Services en ligne ouverts aux habitants"),
         required=False,
@@ -558,6 +587,22 @@ class CommuneSettingsForm(Form):
             check_logo(logo)
         return logo
 
+    def clean_latitude(self) -> Decimal | None:
+        return parse_coordinate(self.cleaned_data.get("latitude"))
+
+    def clean_longitude(self) -> Decimal | None:
+        return parse_coordinate(self.cleaned_data.get("longitude"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "latitude" in data and "longitude" in data:  # neither refused on its own
+            try:
+                check_coordinates(data["latitude"], data["longitude"])
+            except ValidationError as error:
+                for field, errors in error.error_dict.items():
+                    self.add_error(field, errors)
+        return data
+
 
 _COMMUNE_FIELDS = (
     "name",
@@ -568,8 +613,15 @@ _COMMUNE_FIELDS = (
     "website",
     "opening_hours",
     "welcome_text",
+    "latitude",
+    "longitude",
     "enabled_modules",
 )
+
+
+def _coordinate_text(value: Decimal | None) -> str:
+    """``Decimal("47.850000")`` → ``"47.85"``: what a person would type."""
+    return "" if value is None else f"{value.normalize():f}"
 
 
 @require_capability("core.manage_commune")
@@ -577,10 +629,15 @@ _COMMUNE_FIELDS = (
 def staff_commune(request: HttpRequest) -> HttpResponse:
     commune = Commune.objects.get(pk=_commune(request).pk)  # fresh: not the cached copy the request uses
     initial = {name: getattr(commune, name) for name in _COMMUNE_FIELDS}
+    initial["latitude"] = _coordinate_text(commune.latitude)
+    initial["longitude"] = _coordinate_text(commune.longitude)
     initial["logo"] = commune.logo or None
     form = CommuneSettingsForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        for name in ("latitude", "longitude"):  # "47,85" typed for "47.85" shown is no change
+            if name in changes and changes[name] == getattr(commune, name):
+                del changes[name]
         if "logo" in changes:
             changes["logo"] = changes["logo"] or None
         try:
