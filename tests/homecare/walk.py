@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from mairie.homecare.models import (
     Alarm,
+    Contact,
     Device,
     Gateway,
     HeatingSetpoint,
@@ -87,3 +88,19 @@ def homecare_objects(world: CommuneWorld) -> Mapping[str, models.Model]:
         "homecare_setpoint": setpoint,
         "homecare_service_request": request,
     }
+
+
+# The setup pages (views/setup.py): a device and a contact of the world's home.
+PARAM_KINDS.update({"device_id": "homecare_device", "contact_id": "homecare_contact"})
+
+
+@register_world_builder
+def homecare_setup_objects(world: CommuneWorld) -> Mapping[str, models.Model]:
+    home = Home.objects.filter(commune=world.commune).order_by("pk").first()
+    assert home is not None, "homecare_objects builds the home first"
+    contact = Contact.objects.create(
+        commune=world.commune, home=home, name="Proche du parc", email="proche.parc@example.org", order=1
+    )
+    device = Device.objects.filter(home=home).order_by("pk").first()
+    assert device is not None
+    return {"homecare_device": device, "homecare_contact": contact}

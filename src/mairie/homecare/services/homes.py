@@ -28,15 +28,20 @@ from mairie.homecare.models import Alarm, AlarmEvent, Contact, Device, Gateway, 
 MANAGE = "homecare.manage_homes"
 
 # Supervision periods by kind (minutes): an SOS pendant or fall detector silent for an hour is an alarm.
+# Minutes of silence before a device counts as lost. Battery devices report on their own (the pendant every
+# ~20 min, Aqara sensors about hourly): a short period catches a dead pendant the same hour. Mains-powered
+# ones (fall radar, shutters, lights) speak only when something changes; Zigbee2MQTT pings them every 10 min
+# and publishes ``offline`` on its own, which raises the alarm at once, so silence is only a backstop there:
+# the 25 h Zigbee2MQTT uses for passive devices. The Linky meter streams every second.
 DEFAULT_SUPERVISION: dict[str, int] = {
     Device.Kind.SOS: 60,
-    Device.Kind.FALL: 60,
+    Device.Kind.FALL: 1500,
     Device.Kind.SMOKE: 1500,
     Device.Kind.WATER_LEAK: 1500,
     Device.Kind.METER: 60,
-    Device.Kind.SHUTTER: 30,
-    Device.Kind.LIGHT: 30,
-    Device.Kind.THERMOSTAT: 60,
+    Device.Kind.SHUTTER: 1500,
+    Device.Kind.LIGHT: 1500,
+    Device.Kind.THERMOSTAT: 1500,
 }
 ALWAYS_ON_KINDS: frozenset[str] = frozenset(
     {Device.Kind.SMOKE, Device.Kind.WATER_LEAK, Device.Kind.SOS, Device.Kind.FALL}
@@ -400,3 +405,240 @@ def contact_add(
     )
     log_for(actor, "homecare.contact.added", obj=contact, data={"order": order, "kind": kind})
     return contact
+
+
+# Setting up from the staff pages (views/setup.py): the checks, then the changes above and below.
+
+SETTINGS_LIMITS: dict[str, tuple[int, int]] = {
+    "inactivity_threshold_minutes": (30, 2880),
+    "inactivity_warning_minutes": (1, 120),
+    "ack_minutes": (1, 60),
+    "entry_delay_s": (0, 600),
+    "exit_delay_s": (0, 600),
+    "door_open_night_minutes": (1, 240),
+}
+SUPERVISION_LIMITS = (5, 10080)  # five minutes to a week
+
+
+def home_settings_errors(home: Home, values: dict[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with these settings, field by field, in words for the staff member (empty: all good)."""
+    errors: dict[str, list[str]] = {}
+
+    def wrong(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    for field, (low, high) in SETTINGS_LIMITS.items():
+        value = values.get(field)
+        if value is not None and not low <= value <= high:
+            wrong(field, _("Indiquez un nombre entre %(low)s et %(high)s.") % {"low": low, "high": high})
+    start, end = values.get("active_from"), values.get("active_until")
+    if start is not None and start == end:
+        wrong("active_until", _("La fin de journée doit être différente du début."))
+    threshold = values.get("inactivity_threshold_minutes")
+    warning = values.get("inactivity_warning_minutes")
+    if (
+        threshold is not None
+        and warning is not None
+        and warning >= threshold
+        and "inactivity_warning_minutes" not in errors
+    ):
+        wrong(
+            "inactivity_warning_minutes",
+            _("L'avertissement vient avant l'alarme : indiquez moins de minutes que le seuil."),
+        )
+    room = (values.get("morning_check_room") or "").strip()
+    check = values.get("morning_check_time")
+    if check is not None and not room:
+        wrong("morning_check_room", _("Indiquez la pièce où un mouvement est attendu."))
+    if room and check is None:
+        wrong("morning_check_time", _("Indiquez l'heure avant laquelle un mouvement est attendu."))
+    if room:
+        rooms = {
+            r.strip().lower()
+            for r in Device.objects.filter(home=home, kind=Device.Kind.MOTION).values_list("room", flat=True)
+            if r.strip()
+        }
+        if rooms and room.lower() not in rooms:
+            wrong(
+                "morning_check_room",
+                _("Aucun détecteur de mouvement dans cette pièce. Pièces équipées : %(rooms)s.")
+                % {"rooms": ", ".join(sorted(rooms))},
+            )
+    return errors
+
+
+@transaction.atomic
+def home_configure(*, actor: Actor, home: Home, now: datetime | None = None, **settings: Any) -> Home:
+    """The settings page: checks the values together (hours, thresholds, morning rule), then saves them."""
+    _staff(actor)
+    errors = home_settings_errors(home, settings)
+    if errors:
+        raise ValidationError(errors)
+    return home_update_settings(actor=actor, home=home, now=now, **settings)
+
+
+@transaction.atomic
+def gateway_reset_password(*, actor: Actor, gateway: Gateway) -> tuple[Gateway, str]:
+    """A new MQTT password for the gateway (shown once); the old hash is replaced, so the old password stops
+    working as soon as the broker's password file is written again (``manage.py homecare_broker_passwords``)."""
+    _staff(actor)
+    gateway = Gateway.objects.select_for_update().get(pk=gateway.pk)
+    password = secrets.token_urlsafe(18)
+    gateway.password_hash = mosquitto_password_hash(password)
+    gateway.save(update_fields=["password_hash"])
+    log_for(actor, "homecare.gateway.password_reset", obj=gateway, data={"username": gateway.mqtt_username})
+    return gateway, password
+
+
+@transaction.atomic
+def device_update(
+    *,
+    actor: Actor,
+    device: Device,
+    room: str,
+    supervision_minutes: int,
+    label: str | None = None,
+    now: datetime | None = None,
+) -> Device:
+    """Changes a device's room, its supervision period (the silence deadline follows) and its label."""
+    _staff(actor)
+    low, high = SUPERVISION_LIMITS
+    if not low <= supervision_minutes <= high:
+        raise ValidationError(
+            {
+                "supervision_minutes": _("Indiquez un nombre entre %(low)s et %(high)s.")
+                % {"low": low, "high": high}
+            }
+        )
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    now = now or timezone.now()
+    before = {"room": device.room, "supervision_minutes": device.supervision_minutes}
+    device.room = room.strip()[:60]
+    changed = ["room"]
+    if label is not None:
+        device.label = label.strip()[:120]
+        changed.append("label")
+    if supervision_minutes != device.supervision_minutes:
+        device.supervision_minutes = supervision_minutes
+        if device.supervision_deadline is not None:
+            # The period counts from the last message (or from now for a device never heard).
+            device.supervision_deadline = (device.last_seen_at or now) + timedelta(
+                minutes=supervision_minutes
+            )
+        changed += ["supervision_minutes", "supervision_deadline"]
+    device.save(update_fields=changed)
+    log_for(
+        actor,
+        "homecare.device.updated",
+        obj=device,
+        data={"before": before, "room": device.room, "supervision_minutes": device.supervision_minutes},
+    )
+    return device
+
+
+@transaction.atomic
+def device_remove(*, actor: Actor, device: Device) -> None:
+    """Removes a device (its messages go with it; past alarms stay, without the device). Refused while one of
+    its alarms is open: close the alarm first, so that nobody loses track of it."""
+    _staff(actor)
+    device = Device.objects.select_for_update().select_related("home").get(pk=device.pk)
+    if Alarm.objects.filter(device=device, state__in=Alarm.OPEN_STATES).exists():
+        raise ValidationError(
+            _(
+                "Une alarme de cet appareil est en cours. Terminez-la d'abord depuis la console : "
+                "on ne retire pas un appareil pendant qu'on s'occupe d'une alarme."
+            )
+        )
+    log_for(
+        actor,
+        "homecare.device.removed",
+        obj=device.home,
+        data={"device": device.pk, "friendly_name": device.friendly_name, "kind": device.kind},
+    )
+    device.delete()
+
+
+def check_contact_hours(available_from: time | None, available_until: time | None) -> None:
+    if (available_from is None) != (available_until is None):
+        raise ValidationError(
+            {
+                "available_until": _(
+                    "Indiquez les deux heures, ou aucune si la personne est joignable tout le temps."
+                )
+            }
+        )
+    if available_from is not None and available_from == available_until:
+        raise ValidationError({"available_until": _("Les deux heures doivent être différentes.")})
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    actor: Actor,
+    contact: Contact,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    kind: str = Contact.Kind.RELATIVE,
+    available_from: time | None = None,
+    available_until: time | None = None,
+) -> Contact:
+    """Changes who to call and when. A new phone or email finds or makes the person's account, as when adding."""
+    _staff(actor)
+    if kind not in Contact.Kind.values:
+        raise ValidationError({"kind": _("Choisissez le lien avec la personne.")})
+    if not name.strip():
+        raise ValidationError({"name": _("Indiquez le nom de la personne à prévenir.")})
+    check_contact_hours(available_from, available_until)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    reached_differently = (phone.strip(), email.strip()) != (contact.phone, contact.email)
+    contact.name, contact.phone, contact.email = name.strip(), phone.strip(), email.strip()
+    contact.kind, contact.available_from, contact.available_until = kind, available_from, available_until
+    if kind == Contact.Kind.OPERATOR:
+        contact.user = None
+    elif reached_differently or contact.user is None:
+        contact.user = _find_or_create_person(actor.commune, name=name, phone=phone, email=email.strip())
+    contact.full_clean(exclude=["commune", "home", "user"])
+    contact.save()
+    log_for(actor, "homecare.contact.updated", obj=contact, data={"kind": kind})
+    return contact
+
+
+def _renumber(home: Home) -> list[Contact]:
+    """The home's contacts, locked, in call order, numbered 1, 2, 3... (gaps and ties from older data fixed)."""
+    contacts = list(Contact.objects.select_for_update().filter(home=home).order_by("order", "pk"))
+    for position, contact in enumerate(contacts, start=1):
+        if contact.order != position:
+            contact.order = position
+            contact.save(update_fields=["order"])
+    return contacts
+
+
+@transaction.atomic
+def contact_move(*, actor: Actor, contact: Contact, direction: str) -> Contact:
+    """One place earlier (``up``) or later (``down``) in the call chain; at either end nothing changes."""
+    _staff(actor)
+    if direction not in ("up", "down"):
+        raise ValidationError(_("Choisissez de monter ou de descendre la personne dans la liste."))
+    contacts = _renumber(Home.objects.get(pk=contact.home_id))
+    index = next(i for i, c in enumerate(contacts) if c.pk == contact.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(contacts):
+        return contacts[index]
+    moved, swapped = contacts[index], contacts[other]
+    moved.order, swapped.order = swapped.order, moved.order
+    moved.save(update_fields=["order"])
+    swapped.save(update_fields=["order"])
+    log_for(actor, "homecare.contact.moved", obj=moved, data={"direction": direction, "order": moved.order})
+    return moved
+
+
+@transaction.atomic
+def contact_remove(*, actor: Actor, contact: Contact) -> None:
+    """Takes someone out of the call chain; the others close up. Their account and past alarms stay."""
+    _staff(actor)
+    contact = Contact.objects.select_for_update().select_related("home").get(pk=contact.pk)
+    home = contact.home
+    log_for(actor, "homecare.contact.removed", obj=home, data={"contact": contact.pk, "name": contact.name})
+    contact.delete()
+    _renumber(home)
