@@ -403,6 +403,52 @@ def test_modules_and_coordinates_are_edited_in_the_admin_and_seen_at_once(
     assert entry.data == {"changed": ["enabled_modules", "latitude", "longitude"], "by_platform": True}
 
 
+def test_a_commune_added_in_the_admin_gets_its_hosts_and_an_administrator_with_a_sign_in_link(
+    commune, operator, django_capture_on_commit_callbacks, mailoutbox
+):
+    blank = Commune(name="Mont-Brume", slug="mont-brume", insee_code="35993")
+    data = _commune_form(
+        blank,
+        [(None, "Mont-Brume.example.fr", False)],
+        appoint_email="maire@mont-brume.fr",
+        appoint_last_name="Roux",
+    )
+    data.pop("hosts-0-commune")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _admin_client(operator).post("/admin/core/commune/add/", data)
+    assert response.status_code == 302, _text(response)
+    with scopes_disabled():
+        created = Commune.objects.get(slug="mont-brume")
+        assert list(created.hosts.values_list("host", flat=True)) == ["mont-brume.example.fr"]
+        admin = User.objects.get(email="maire@mont-brume.fr")
+        assert Membership.objects.filter(commune=created, user=admin, role=Role.ADMIN).exists()
+        actions = list(
+            AuditEntry.objects.filter(commune=created).order_by("pk").values_list("action", flat=True)
+        )
+    assert actions[:2] == ["core.commune.created", "core.commune.hosts_changed"]
+    assert "core.role.granted" in actions
+    [message] = [mail for mail in mailoutbox if mail.to == ["maire@mont-brume.fr"]]
+    assert (
+        "https://mont-brume.example.fr/connexion/lien/" in message.body
+        or "mont-brume.example.fr" in message.body
+    )
+    assert "Mont-Brume" in _text(Client(HTTP_HOST="mont-brume.example.fr").get("/"))
+
+
+def test_appointing_an_administrator_in_the_admin_refuses_bad_details_next_to_the_field(commune, operator):
+    with scopes_disabled():
+        host = commune.hosts.get()
+    response = _admin_client(operator).post(
+        f"/admin/core/commune/{commune.pk}/change/",
+        _commune_form(commune, [(host.pk, host.host, False)], appoint_email="maire@", appoint_phone="12"),
+    )
+    assert response.status_code == 200
+    page = _text(response)
+    assert "« maire@ » n'est pas une adresse e-mail." in page and "Le numéro « 12 » n'est pas reconnu" in page
+    with scopes_disabled():
+        assert not Membership.objects.filter(commune=commune, role=Role.ADMIN).exists()
+
+
 # --- the commune's position, on its own settings page -----------------------------------------------------
 
 

@@ -21,9 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from mairie.core.models import Commune, CommuneHost, Membership, Role, User
 from mairie.core.modules import MODULES
 from mairie.core.services.communes import (
+    check_admin_contact,
     check_coordinates,
     clean_host,
     clean_hosts,
+    commune_admin_appoint,
     commune_hosts_set,
     commune_platform_save,
     communes_without_hosts,
@@ -54,6 +56,10 @@ class CommuneAdminForm(forms.ModelForm):  # type: ignore[type-arg]
         label=_("services activés"), required=False, choices=[], widget=forms.CheckboxSelectMultiple
     )
     website = forms.URLField(label=_("site web"), required=False, assume_scheme="https")
+    appoint_email = forms.CharField(label=_("adresse e-mail"), required=False, max_length=254)
+    appoint_phone = forms.CharField(label=_("téléphone mobile"), required=False, max_length=30)
+    appoint_first_name = forms.CharField(label=_("prénom (nouveau compte)"), required=False, max_length=100)
+    appoint_last_name = forms.CharField(label=_("nom (nouveau compte)"), required=False, max_length=100)
 
     class Meta:
         model = Commune
@@ -91,6 +97,13 @@ class CommuneAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             for field, errors in error.error_dict.items():
                 if field not in self.errors:
                     self.add_error(field, errors)
+        if data.get("appoint_email") or data.get("appoint_phone"):
+            try:
+                check_admin_contact(email=data.get("appoint_email"), phone=data.get("appoint_phone"))
+            except ValidationError as error:
+                names = {"admin_email": "appoint_email", "admin_phone": "appoint_phone"}
+                for field, errors in error.error_dict.items():
+                    self.add_error(names.get(field), errors)
         if self.instance.pk is None:
             for alone in communes_without_hosts():
                 self.add_error(
@@ -135,6 +148,16 @@ class CommuneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             },
         ),
         (_("Équipe de la commune (rôles donnés dans sa gestion, hors habitants)"), {"fields": ("team",)}),
+        (
+            _("Nommer une personne administratrice de la commune"),
+            {
+                "description": _(
+                    "Son compte, retrouvé par son e-mail ou son mobile, ou un nouveau compte. Elle reçoit un lien "
+                    "de connexion à l'adresse du site de la commune."
+                ),
+                "fields": ("appoint_email", "appoint_phone", "appoint_first_name", "appoint_last_name"),
+            },
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Commune]:
@@ -174,6 +197,27 @@ class CommuneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Commune, form: forms.ModelForm, change: bool) -> None:  # type: ignore[type-arg]
         commune_platform_save(commune=obj, by=request.user, changed=form.changed_data)  # type: ignore[arg-type]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # host names first: the link is built on them
+        data = form.cleaned_data
+        if not (data.get("appoint_email") or data.get("appoint_phone")):
+            return
+        appointed = commune_admin_appoint(
+            commune=form.instance,
+            by=request.user,  # type: ignore[arg-type]
+            email=data.get("appoint_email"),
+            phone=data.get("appoint_phone"),
+            first_name=data.get("appoint_first_name") or "",
+            last_name=data.get("appoint_last_name") or "",
+            site_url=request.build_absolute_uri("/"),
+        )
+        sent = _(" Un lien de connexion lui est envoyé.") if appointed.link_sent_by else ""
+        self.message_user(
+            request,
+            _("%(name)s administre maintenant la commune.%(sent)s")
+            % {"name": appointed.user.display_name, "sent": sent},
+        )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not CommuneHost:

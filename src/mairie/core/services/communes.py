@@ -383,11 +383,11 @@ def commune_create(
     return commune
 
 
-# --- the commune's first administrator -------------------------------------------------------------------
+# --- the commune's administrators, appointed by the platform -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class FirstAdmin:
+class AppointedAdmin:
     user: User
     created: bool  # a new account (else an existing one, found by its email or phone, now admin here too)
     temporary_password: str | None  # printed once, to be changed at first sign-in
@@ -436,8 +436,22 @@ def _check_admin_details(*, email: str | None, phone: str | None) -> tuple[str |
     return email, normalised
 
 
+def check_admin_contact(
+    *, email: str | None, phone: str | None
+) -> tuple[str | None, str | None, User | None]:
+    """For a commune administrator: their email and phone as stored (phone in E.164) and their account if
+    they have one; a ValidationError naming every problem (keys ``admin_email``, ``admin_phone``, ``admin``)."""
+    email, phone = _check_admin_details(email=email, phone=phone)
+    user = _existing_account(email, phone)
+    if user is not None and (user.erased_at is not None or not user.is_active):
+        raise ValidationError(
+            {"admin": _("Ce compte est fermé ou effacé : il ne peut pas administrer la commune.")}
+        )
+    return email, phone, user
+
+
 @transaction.atomic
-def commune_first_admin(
+def commune_admin_appoint(
     *,
     commune: Commune,
     by: User | None,
@@ -447,18 +461,13 @@ def commune_first_admin(
     last_name: str = "",
     print_password: bool = False,
     site_url: str = "",
-) -> FirstAdmin:
+) -> AppointedAdmin:
     """Makes a person the commune's administrator: the account with this email or phone if there is one,
     else a new account. A new account gets either a sign-in link by email (or SMS), after which the person
     chooses a password in « Mon compte », or, with ``print_password``, a temporary password to change at
     first sign-in, as at the town-hall counter. An existing account keeps its password and gets the link."""
     _ensure_platform_operator(by)
-    email, phone = _check_admin_details(email=email, phone=phone)
-    user = _existing_account(email, phone)
-    if user is not None and (user.erased_at is not None or not user.is_active):
-        raise ValidationError(
-            {"admin": _("Ce compte est fermé ou effacé : il ne peut pas administrer la commune.")}
-        )
+    email, phone, user = check_admin_contact(email=email, phone=phone)
     created = user is None
     temporary = temporary_password() if created and print_password else None
     if user is None:
@@ -487,7 +496,7 @@ def commune_first_admin(
                 site_url=site_url,
             )
             link_sent_by = channel if sent is not None else None
-    return FirstAdmin(user=user, created=created, temporary_password=temporary, link_sent_by=link_sent_by)
+    return AppointedAdmin(user=user, created=created, temporary_password=temporary, link_sent_by=link_sent_by)
 
 
 @transaction.atomic
@@ -504,13 +513,13 @@ def commune_onboard(
     slug: str = "",
     enabled_modules: Iterable[str] = (),
     print_password: bool = False,
-) -> tuple[Commune, FirstAdmin]:
+) -> tuple[Commune, AppointedAdmin]:
     """A commune, its host names and its first administrator: all or nothing (one transaction). Every
     reason for a refusal is given at once."""
     hosts = list(hosts)
     errors: dict[str, list[str]] = {}
     try:
-        _check_admin_details(email=admin_email, phone=admin_phone)
+        check_admin_contact(email=admin_email, phone=admin_phone)
     except ValidationError as error:
         errors.update(error.message_dict)
     try:
@@ -527,7 +536,7 @@ def commune_onboard(
                 raise ValidationError(errors)
     except ValidationError as error:
         raise ValidationError({**error.message_dict, **errors}) from error
-    first_admin = commune_first_admin(
+    first_admin = commune_admin_appoint(
         commune=commune,
         by=by,
         email=admin_email,

@@ -17,9 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http.request import validate_host
 from django_scopes import scopes_disabled
 
-from mairie.core.models import User
 from mairie.core.modules import MODULES
-from mairie.core.services.communes import commune_onboard
+from mairie.core.services.communes import AppointedAdmin, commune_onboard
 
 _LABELS = {
     "name": "--name",
@@ -75,7 +74,7 @@ class Command(BaseCommand):
             raise CommandError("Give the first administrator's --admin-email or --admin-phone.")
         try:
             with scopes_disabled():  # a new commune: platform-level work, checked by the services
-                commune, first_admin = commune_onboard(
+                commune, appointed = commune_onboard(
                     name=options["name"],
                     insee_code=options["insee"],
                     hosts=options["hosts"],
@@ -96,7 +95,7 @@ class Command(BaseCommand):
             ]
             raise CommandError("Nothing was created:\n" + "\n".join(lines)) from error
         hosts = list(commune.hosts.order_by("pk").values_list("host", flat=True))
-        self._report(commune.name, commune.slug, hosts, first_admin.user, first_admin)
+        self._report(commune.name, commune.slug, hosts, appointed)
         not_allowed = [host for host in hosts if not validate_host(host, settings.ALLOWED_HOSTS)]
         if not_allowed:
             self.stderr.write(
@@ -106,20 +105,21 @@ class Command(BaseCommand):
                 )
             )
 
-    def _report(self, name: str, slug: str, hosts: list[str], user: User, first_admin: Any) -> None:
+    def _report(self, name: str, slug: str, hosts: list[str], appointed: AppointedAdmin) -> None:
+        user = appointed.user
         self.stdout.write(self.style.SUCCESS(f"Commune « {name} » created ({slug})."))
         self.stdout.write(f"  Host names: {', '.join(hosts)}")
-        how = "new account" if first_admin.created else "existing account, now admin here too"
+        how = "new account" if appointed.created else "existing account, now admin here too"
         contact = ", ".join(filter(None, [user.email, user.phone]))
         self.stdout.write(f"  Administrator: {user.username} ({contact}; {how})")
-        if first_admin.temporary_password:
+        if appointed.temporary_password:
             self.stdout.write(
-                f"  Temporary password: {first_admin.temporary_password}\n"
+                f"  Temporary password: {appointed.temporary_password}\n"
                 f"  Give it to them privately; they choose their own at first sign-in on https://{hosts[0]}/"
             )
-        elif first_admin.link_sent_by:
+        elif appointed.link_sent_by:
             self.stdout.write(
-                f"  A sign-in link was sent by {first_admin.link_sent_by} (valid "
+                f"  A sign-in link was sent by {appointed.link_sent_by} (valid "
                 f"{settings.LOGIN_CODE_TTL_SECONDS // 60} minutes). Later, they ask for a new code on the "
                 f"sign-in page of https://{hosts[0]}/"
             )
