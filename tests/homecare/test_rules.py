@@ -13,7 +13,7 @@ from django_scopes import scope
 from mairie.core.acting import Actor
 from mairie.core.models import AuditEntry
 from mairie.homecare import rules
-from mairie.homecare.models import Alarm, Home
+from mairie.homecare.models import Alarm, AlarmEvent, Home
 from mairie.homecare.services import ticks
 from mairie.homecare.services.homes import home_arm, home_checkin, home_disarm, home_set_mode
 from tests.homecare.homes_support import fixture, make_home
@@ -396,12 +396,23 @@ def test_sos_pendant_silent_past_its_period_is_an_alarm(world):
     assert sos.supervision_deadline == at(26, 9)  # registered at 08:00
     assert ticks.supervision_tick(at(26, 8, 59)) == 0
     with time_machine.travel(at(26, 9), tick=False):
-        assert ticks.supervision_tick(at(26, 9)) == 3  # the pendant, the fall detector and the meter: 60 min
+        assert ticks.supervision_tick(at(26, 9)) == 2  # the pendant and the meter: 60 min
         assert ticks.supervision_tick(at(26, 9, 1)) == 0
     [alarm] = [a for a in alarms(world, "device_offline") if a.device == sos]
     assert alarm.severity == "high"
     world.refresh()
     assert world.devices["sos"].online is False
+
+
+def test_a_silent_comfort_device_goes_to_the_console_only(world):
+    with time_machine.travel(at(26, 9), tick=False):
+        ticks.supervision_tick(at(26, 9))
+    [alarm] = [a for a in alarms(world, "device_offline") if a.device == world.devices["meter"]]
+    assert alarm.severity == "low"  # the meter: nobody is texted for it
+    assert world.contacts  # the home has relatives to call, and none is called for the meter
+    with scope(commune=world.commune):
+        assert not AlarmEvent.objects.filter(alarm=alarm, kind=AlarmEvent.Kind.NOTIFIED).exists()
+        assert AlarmEvent.objects.filter(alarm=alarm, kind=AlarmEvent.Kind.OPERATOR).exists()
 
 
 def test_device_offline_then_back_closes_the_supervision_alarm(world):
@@ -424,7 +435,7 @@ def test_a_device_heard_from_in_time_stays_supervised(world):
     with time_machine.travel(at(26, 8, 50), tick=False):
         world.send("sos", {"battery": 99, "linkquality": 81}, at(26, 8, 50))
     with time_machine.travel(at(26, 9, 30), tick=False):
-        ticks.supervision_tick(at(26, 9, 30))  # the fall detector and the meter said nothing: their alarms
+        ticks.supervision_tick(at(26, 9, 30))  # the meter said nothing: its alarm
     assert world.devices["sos"] not in [a.device for a in alarms(world, "device_offline")]
     world.refresh()
     assert world.devices["sos"].supervision_deadline == at(26, 9, 50)

@@ -34,6 +34,10 @@ SEVERITY: dict[str, str] = {
     Kind.BATTERY_LOW: Severity.LOW,
 }
 LIFE_SAFETY_DEVICES = frozenset({Device.Kind.SOS, Device.Kind.FALL, Device.Kind.SMOKE})
+# Comfort devices: a silent shutter or meter is a job for the console, never a text to a relative at night.
+COMFORT_DEVICES = frozenset(
+    {Device.Kind.SHUTTER, Device.Kind.LIGHT, Device.Kind.THERMOSTAT, Device.Kind.METER}
+)
 # Alarms about a lasting condition: one open alarm per device and kind, not one per message.
 CONDITION_KINDS = frozenset(
     {Kind.SMOKE, Kind.WATER_LEAK, Kind.BATTERY_LOW, Kind.DEVICE_OFFLINE, Kind.DOOR_OPEN_NIGHT}
@@ -50,12 +54,11 @@ MAX_WINDOWS = 800  # safety bound when walking active-hours windows (two years o
 
 
 def severity_for(kind: str, device: Device | None = None) -> str:
-    if (
-        kind in (Kind.DEVICE_OFFLINE, Kind.BATTERY_LOW)
-        and device is not None
-        and device.kind in LIFE_SAFETY_DEVICES
-    ):
-        return Severity.HIGH if kind == Kind.DEVICE_OFFLINE else Severity.MEDIUM
+    if kind in (Kind.DEVICE_OFFLINE, Kind.BATTERY_LOW) and device is not None:
+        if device.kind in LIFE_SAFETY_DEVICES:
+            return Severity.HIGH if kind == Kind.DEVICE_OFFLINE else Severity.MEDIUM
+        if device.kind in COMFORT_DEVICES:
+            return Severity.LOW  # the console only
     return SEVERITY[kind]
 
 

@@ -264,6 +264,11 @@ class HomeSimulator:
         if name:
             yield self._device_message(at, name, {"occupancy": True, "illuminance": self.rng.randint(0, 400)})
             self._schedule(at + OCCUPANCY_TIMEOUT, "occupancy_clear", name=name)
+        # The bedroom's fall radar (mmWave) sees the resident there, asleep included: it reports presence.
+        radar = self._name("fall", room or "chambre")
+        if radar:
+            distance = round(self.rng.uniform(0.5, 3.5), 2)
+            yield self._device_message(at, radar, {"presence": True, "target_distance": distance})
         if room == "salon" and self.awake(at):
             yield from self._shutters_and_lights(at)
         self._schedule(at + delay, "move")

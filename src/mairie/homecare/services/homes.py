@@ -27,7 +27,6 @@ from mairie.homecare.models import Alarm, AlarmEvent, Contact, Device, Gateway, 
 
 MANAGE = "homecare.manage_homes"
 
-# Supervision periods by kind (minutes): an SOS pendant or fall detector silent for an hour is an alarm.
 # Minutes of silence before a device counts as lost. Battery devices report on their own (the pendant every
 # ~20 min, Aqara sensors about hourly): a short period catches a dead pendant the same hour. Mains-powered
 # ones (fall radar, shutters, lights) speak only when something changes; Zigbee2MQTT pings them every 10 min
