@@ -153,6 +153,11 @@ class Bridge:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def start(self) -> None:
+        offset = self.launch()
+        self.wait_subscribed(offset)
+
+    def launch(self) -> int:
+        """Starts the process without waiting; returns the log's length before it, for ``wait_subscribed``."""
         offset = len(self.log_text())
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -170,6 +175,9 @@ class Bridge:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return offset
+
+    def wait_subscribed(self, offset: int) -> None:
         wait_until(
             lambda: "subscribed to" in self.log_text()[offset:], timeout=120, what="the bridge to subscribe"
         )
@@ -245,6 +253,26 @@ def raw_drain(broker: Broker, messages: list[Any]) -> float:
     discard_session(broker, client_id)
     total = len(messages)
     return (0.8 * total) / (received[int(0.9 * total) - 1] - received[int(0.1 * total) - 1])
+
+
+def shared_drain(bridges: list[Bridge], total: int) -> tuple[float, list[int]]:
+    """Bridges sharing one subscription (``--shared``), all stopped while the backlog was queued, come back
+    together and drain it; returns the rate and how many messages each handled."""
+    before = [count_handled(bridge.client_id) for bridge in bridges]
+    offsets = [bridge.launch() for bridge in bridges]
+    for bridge, offset in zip(bridges, offsets, strict=True):
+        bridge.wait_subscribed(offset)
+    samples = []
+    while True:
+        each = [count_handled(b.client_id) - n for b, n in zip(bridges, before, strict=True)]
+        samples.append((time.perf_counter(), sum(each)))
+        if sum(each) >= total:
+            break
+        for bridge in bridges:
+            if bridge.process is None or bridge.process.poll() is not None:
+                sys.exit(f"a shared bridge stopped:\n{bridge.log_text()[-3000:]}")
+        time.sleep(0.2)
+    return steady_rate(samples, total), each
 
 
 def count_handled(bridge: str) -> int:
@@ -461,6 +489,61 @@ def memory(bridge: Bridge, broker: Broker, homes: list[Any]) -> dict[str, float]
     }
 
 
+def shared_rounds(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    broker: Broker,
+    var_dir: Path,
+    homes: list[Any],
+    others: tuple[Bridge, ...],
+) -> dict[str, Any]:
+    """``--shared-bridges`` processes in one shared group, each round side by side with a raw subscriber."""
+    from mairie.homecare.simulator import telemetry_burst
+
+    for other in others:  # their sessions would queue these backlogs too
+        discard_session(broker, other.client_id)
+    group = [
+        Bridge(env, broker, var_dir / f"shared-{n}.log", client_id=f"bench-shared-{n}", args=("--shared",))
+        for n in range(1, args.shared_bridges + 1)
+    ]
+    for process in group:  # their sessions (one shared subscription) exist from now on
+        process.start()
+        process.stop()
+    raws, rates, ratios, splits = [], [], [], []
+    try:
+        for round_number in range(1, args.rounds + 1):
+            start = datetime.now(UTC) + timedelta(days=100 + round_number)
+            messages = list(
+                telemetry_burst(homes, count=args.messages, sos=0, start=start, seed=100 + round_number)
+            )
+            raw = raw_drain(broker, messages)
+            rate, split = shared_drain(group, len(messages))
+            for process in group:
+                process.stop()
+            raws.append(raw)
+            rates.append(rate)
+            ratios.append(rate / raw)
+            splits.append(split)
+            print(
+                f"  shared round {round_number}/{args.rounds}: raw {raw:.0f}/s, {len(group)} bridges {rate:.0f}/s "
+                f"(each: {split}), ratio {rate / raw:.3f}"
+            )
+    finally:
+        for process in group:
+            process.stop()
+            discard_session(broker, process.client_id)
+    return {
+        "bridges": len(group),
+        "raw_rates": [round(x, 1) for x in raws],
+        "shared_rates": [round(x, 1) for x in rates],
+        "messages_per_bridge": splits,
+        "ratios": [round(x, 4) for x in ratios],
+        "median_raw": round(statistics.median(raws), 1),
+        "median_shared": round(statistics.median(rates), 1),
+        "median_ratio": round(statistics.median(ratios), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -471,6 +554,13 @@ def main() -> None:
     parser.add_argument("--sos", type=int, default=200)
     parser.add_argument("--memory-homes", type=int, default=10_000)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--shared-bridges",
+        type=int,
+        default=2,
+        help="after the rounds, this many bridge processes sharing the subscription (--shared) drain a backlog "
+        "of the same size, side by side with the raw subscriber (0 or 1: skip)",
+    )
     parser.add_argument(
         "--telemetry-rate",
         type=float,
@@ -532,6 +622,8 @@ def main() -> None:
                 f"  round {round_number}/{args.rounds}: raw {raw:.0f}/s, bridge {ours:.0f}/s, "
                 f"bridge without ingestion {empty:.0f}/s, ratio {ours / raw:.3f}"
             )
+        if args.shared_bridges > 1 and not args.telemetry_rate:
+            result["shared"] = shared_rounds(args, env, broker, var_dir, homes, (bridge, null))
         if bridges:
             result["ingestion"] = {
                 "messages": args.messages,

@@ -4,10 +4,11 @@ One process (``manage.py homecare_bridge``), two threads:
 
 - paho's network thread (``loop_start``) keeps the connection alive (pings, reconnection with back-off) and only
   puts each received message on an in-memory queue; it never touches the database.
-- the main thread takes the messages in order, in small batches, and runs the handler
-  (``mairie.homecare.services.ingest.ingest_message``) for each inside one transaction per batch, with the
-  bridge's counters in the same transaction. Only after that transaction has committed does it acknowledge
-  the batch's messages to the broker (``client.ack(mid, qos)``, paho 2.x ``manual_ack=True``).
+- the main thread takes the messages in order, in batches (up to ``--batch-size``, 100 by default), and hands
+  each batch to ``mairie.homecare.services.ingest.ingest_batch`` inside one transaction, with the bridge's
+  counters in the same transaction. Only after that transaction has committed does it acknowledge the batch's
+  messages to the broker (``client.ack(mid, qos)``, paho 2.x ``manual_ack=True``). A handler of one message at a
+  time (``--handler``, the tests' recorders) is called for each message instead, in the same transaction.
 
 What this gives, with a persistent session (``clean_session=False``, fixed client id) and QoS 1:
 
@@ -19,7 +20,8 @@ What this gives, with a persistent session (``clean_session=False``, fixed clien
 - payloads the handler refuses (malformed, unknown device, another home's topic...) are counted by reason and
   acknowledged: they will never succeed;
 - a handler that raises something else (a bug) for one message does not block the stream nor lose the message:
-  the raw message is kept in ``BridgeDeadLetter`` (same transaction), counted as ``error``, and acknowledged.
+  the batch is rolled back and run again one message at a time, each in a savepoint; the message that fails is
+  kept whole in ``BridgeDeadLetter`` (same transaction), counted as ``error``, and acknowledged.
 
 Acknowledgements are sent from the main thread: paho queues the PUBACK packet on a deque and wakes its network
 thread through a socket pair (the same path as ``publish()`` from another thread). A message id is only valid on
@@ -36,7 +38,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -73,10 +75,25 @@ class Handler(Protocol):
     def __call__(self, *, topic: str, payload: bytes, received_at: datetime) -> Outcome: ...
 
 
+class BatchHandler(Protocol):
+    """Applies messages in order; with ``stop_after_alarm``, returns the outcomes of a prefix that ends with the
+    first message that raised an alarm (the bridge commits it and sends the rest again)."""
+
+    def __call__(
+        self, messages: Sequence[Received], *, stop_after_alarm: bool = ...
+    ) -> Sequence[Outcome]: ...
+
+
 def default_handler() -> Handler:
     from mairie.homecare.services.ingest import ingest_message
 
     return ingest_message
+
+
+def default_batch_handler() -> BatchHandler:
+    from mairie.homecare.services.ingest import ingest_batch
+
+    return ingest_batch
 
 
 @dataclass(frozen=True)
@@ -171,11 +188,15 @@ class Bridge:
         config: BridgeConfig,
         *,
         handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         record_counts: Callable[..., None] | None = record_batch_counts,
         dead_letter: Callable[..., None] = keep_dead_letter,
     ) -> None:
         self.config = config
         self._handler = handler
+        # Batches go to ingest_batch unless a handler of single messages was given.
+        self._batch_handler = batch_handler
+        self._batches = handler is None or batch_handler is not None
         self._record_counts = record_counts
         self._dead_letter = dead_letter
         self.counters = Counters()
@@ -290,6 +311,13 @@ class Bridge:
         if self._handler is None:
             self._handler = default_handler()
         return self._handler
+
+    @property
+    def batch_handler(self) -> BatchHandler | None:
+        """The handler of whole batches, or None when messages go one by one to ``handler``."""
+        if self._batch_handler is None and self._batches:
+            self._batch_handler = default_batch_handler()
+        return self._batch_handler
 
     def start(self) -> None:
         """Connect in the background; paho retries by itself until the broker answers."""
@@ -411,15 +439,47 @@ class Bridge:
         it. Returns the counts and how many messages the transaction holds."""
         counts: Counter[str] = Counter()
         committed = 0
+        batch_handler = None if careful else self.batch_handler
         with transaction.atomic():
-            for message in batch:
-                reason, alarm = self._handle(message, careful=careful)
-                counts[reason] += 1
-                committed += 1
-                if alarm:
-                    break
+            if batch_handler is not None:
+                counts, committed = self._handle_batch(batch_handler, batch)
+            else:
+                for message in batch:
+                    reason, alarm = self._handle(message, careful=careful)
+                    counts[reason] += 1
+                    committed += 1
+                    if alarm:
+                        break
             if self._record_counts is not None:
                 self._record_counts(bridge=self.config.client_id, counts=counts)
+        return counts, committed
+
+    def _handle_batch(self, handler: BatchHandler, batch: list[Received]) -> tuple[Counter[str], int]:
+        """The whole batch in one call (a few queries for all its messages). Any failure but a transient database
+        error sends the batch back to be run carefully, message by message, to find and keep the culprit."""
+        readable = [message for message in batch if message.topic is not None]
+        try:
+            outcomes = handler(readable, stop_after_alarm=True) if readable else []
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except Exception as error:
+            log.warning(
+                "batch of %d message(s) failed (%r); running it one message at a time", len(batch), error
+            )
+            raise _RetryCarefully from error
+        counts: Counter[str] = Counter()
+        handled = 0
+        committed = 0
+        for message in batch:
+            if handled == len(outcomes) < len(readable):
+                break  # the handler stopped after an alarm: the rest goes in the next transaction
+            committed += 1
+            if message.topic is None:
+                counts[BAD_TOPIC] += 1
+                continue
+            outcome = outcomes[handled]
+            handled += 1
+            counts[(outcome.reason or ACCEPTED) if outcome.accepted else (outcome.reason or "dropped")] += 1
         return counts, committed
 
     def _handle(self, message: Received, *, careful: bool) -> tuple[str, bool]:
@@ -435,13 +495,9 @@ class Bridge:
         try:
             if careful:
                 with transaction.atomic():
-                    outcome = self.handler(
-                        topic=message.topic, payload=message.payload, received_at=message.received_at
-                    )
+                    outcome = self._handle_one(message)
             else:
-                outcome = self.handler(
-                    topic=message.topic, payload=message.payload, received_at=message.received_at
-                )
+                outcome = self._handle_one(message)
         except TRANSIENT_DATABASE_ERRORS:
             raise
         except DatabaseError as error:
@@ -454,6 +510,12 @@ class Bridge:
         if outcome.accepted:
             return outcome.reason or ACCEPTED, alarm
         return outcome.reason or "dropped", alarm
+
+    def _handle_one(self, message: Received) -> Outcome:
+        assert message.topic is not None
+        if self._batches and self.batch_handler is not None:
+            return self.batch_handler([message])[0]
+        return self.handler(topic=message.topic, payload=message.payload, received_at=message.received_at)
 
     def _keep(self, message: Received, error: Exception) -> str:
         log.error(
