@@ -472,7 +472,7 @@ def test_another_communes_homes_are_not_found(world, other_commune):
 
 
 @pytest.mark.django_db
-def test_the_list_searches_and_shows_the_gateway_and_open_alarms(world, django_assert_max_num_queries):
+def test_the_list_searches_and_shows_the_gateway_and_open_alarms(world):
     with scopes_disabled():
         Gateway.objects.filter(pk=world.gateway.pk).update(online=True, last_seen_at=NOW)
         Alarm.objects.create(
@@ -534,3 +534,24 @@ def test_the_consoles_home_file_links_to_the_setup_page_for_those_who_may_set_it
     operator = client_as(world.commune, make_user(world.commune, Role.OPERATOR))
     assert setup_url in page(admin.get(file_url))
     assert setup_url not in page(operator.get(file_url))
+
+
+@pytest.mark.django_db
+def test_the_list_costs_the_same_number_of_queries_for_one_home_or_several(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_as(world.commune, world.agent)
+    url = reverse("homecare:setup_homes")
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    staff = Actor.himself(world.agent, world.commune)
+    with scope(commune=world.commune):
+        for n in range(3):
+            home = services.home_create(actor=staff, resident=make_user(world.commune), label=f"Maison {n}")
+            services.gateway_register(actor=staff, home=home)
+    with CaptureQueriesContext(connection) as four:
+        body = page(client.get(url))
+    assert "4 logements" in body
+    assert len(four) == len(one)
