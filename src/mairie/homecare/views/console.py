@@ -30,7 +30,7 @@ from django_scopes import scope, scopes_disabled
 from mairie.core.forms import Form
 from mairie.core.models import Commune, User
 from mairie.core.permissions import require_capability
-from mairie.core.services.audit import log_action
+from mairie.core.services.audit import log_action, log_actions
 from mairie.homecare import energy, rules, selectors
 from mairie.homecare.automation import command_status
 from mairie.homecare.decorators import module_required
@@ -85,15 +85,12 @@ def _audit_shown(request: HttpRequest, alarms: list[Alarm]) -> None:
     seen = list(request.session.get(SEEN_SESSION_KEY, []))
     known = set(seen)
     fresh = [alarm for alarm in alarms if alarm.pk not in known]
-    for alarm in fresh:
-        log_action(
-            "homecare.alarm.viewed",
-            commune=alarm.commune,
-            actor=request.user,  # type: ignore[arg-type]
-            obj=alarm,
-            data={"via": "console_list"},
-        )
-        seen.append(alarm.pk)
+    log_actions(
+        "homecare.alarm.viewed",
+        actor=request.user,  # type: ignore[arg-type]
+        items=[(alarm.commune, alarm, {"via": "console_list"}) for alarm in fresh],
+    )
+    seen += [alarm.pk for alarm in fresh]
     if fresh:
         request.session[SEEN_SESSION_KEY] = seen[-SEEN_KEEP:]
 
