@@ -293,7 +293,9 @@ def _commune_form(commune: Commune, hosts: list[tuple[int | None, str, bool]], *
 
 
 ADMIN_PAGES = (
+    "/admin/",
     "/admin/core/commune/",
+    "/admin/core/commune/add/",
     "/admin/core/commune/{commune}/change/",
     "/admin/core/user/",
     "/admin/core/user/{user}/change/",
@@ -364,6 +366,23 @@ def test_a_host_name_of_another_commune_is_refused_in_the_admin(commune, other_c
     assert "mont-clair.test sert déjà la commune « Mont-Clair »" in _text(response)
     with scopes_disabled():
         assert not AuditEntry.objects.filter(action__startswith="core.commune.").exists()
+
+
+def test_the_last_host_name_cannot_be_removed_while_other_communes_share_the_installation(
+    commune, other_commune, operator
+):
+    with scopes_disabled():
+        host = commune.hosts.get()
+    client = _admin_client(operator)
+    page = client.get(f"/admin/core/commune/{commune.pk}/change/").content.decode()
+    assert 'name="slug"' not in page  # set once: in file names and in the homes' MQTT logins
+    response = client.post(
+        f"/admin/core/commune/{commune.pk}/change/", _commune_form(commune, [(host.pk, host.host, True)])
+    )
+    assert response.status_code == 200
+    assert "Gardez au moins un nom d'hôte" in _text(response)
+    with scopes_disabled():
+        assert commune.hosts.count() == 1
 
 
 def test_modules_and_coordinates_are_edited_in_the_admin_and_seen_at_once(

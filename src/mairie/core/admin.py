@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -43,9 +44,30 @@ class CommuneHostForm(forms.ModelForm):  # type: ignore[type-arg]
         return clean_hosts([host], commune=commune)[0]
 
 
+class CommuneHostFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data.get("host") and not form.cleaned_data.get("DELETE")
+        ]
+        others = Commune.objects.filter(is_active=True).exclude(pk=self.instance.pk).exists()
+        if not kept and others:
+            raise ValidationError(
+                _(
+                    "Gardez au moins un nom d'hôte : sans lui, le site de la commune ne répondrait plus "
+                    "(d'autres communes partagent cette installation)."
+                )
+            )
+
+
 class CommuneHostInline(admin.TabularInline):  # type: ignore[type-arg]
     model = CommuneHost
     form = CommuneHostForm
+    formset = CommuneHostFormSet
     extra = 1
     verbose_name = _("nom d'hôte")
     verbose_name_plural = _("noms d'hôte (le premier sert dans les liens des e-mails et SMS)")
@@ -190,6 +212,10 @@ class CommuneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not rows:
             return format_html("{}", _("Personne n'a encore de rôle dans cette commune."))
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} — {}</li>", rows))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The identifier is in file names and in the connected homes' MQTT logins (<slug>/<home>): set once.
+        return (*self.readonly_fields, "slug") if obj is not None else self.readonly_fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A commune is closed (« active » unticked), never deleted: its audit log and residents' data stay.

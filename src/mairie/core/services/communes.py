@@ -252,6 +252,11 @@ def commune_hosts_set(*, commune: Commune, hosts: Iterable[str], by: User | None
     # One change of a commune's host names at a time.
     Commune.objects.select_for_update().filter(pk=commune.pk).first()
     wanted = clean_hosts(hosts, commune=commune)
+    if not wanted and Commune.objects.filter(is_active=True).exclude(pk=commune.pk).exists():
+        raise ValidationError(
+            _("Gardez au moins un nom d'hôte : sans lui, le site de la commune ne répondrait plus."),
+            code="last_host",
+        )
     current = list(CommuneHost.objects.filter(commune=commune).order_by("pk").values_list("host", flat=True))
     removed = [host for host in current if host not in wanted]
     added = [host for host in wanted if host not in current]
