@@ -82,6 +82,16 @@ def test_the_platform_starts_serves_the_demo_and_stops_on_ctrl_c(tmp_path):
         assert "Val-de-Brume" in page
         started = children_of(platform.pid)
         assert len(started) >= 2  # web and worker at least
+        if run_platform.apps.is_installed("mairie.homecare"):
+            # The connected homes live: the simulator's Zigbee2MQTT traffic goes through the broker to the
+            # bridge, which commits it (and counts it) in the platform's own database.
+            wait_until(
+                lambda: _rows(tmp_path, "SELECT count(*) FROM homecare_deviceevent") > 0,
+                seconds=180,
+                what="the simulated homes' messages in the database",
+            )
+            accepted = "SELECT coalesce(sum(count), 0) FROM homecare_bridgecounter WHERE reason = 'ok'"
+            wait_until(lambda: _rows(tmp_path, accepted) > 0, seconds=60, what="the bridge's counters")
     finally:
         platform.send_signal(signal.SIGINT)
         output, _ = platform.communicate(timeout=60)
@@ -91,6 +101,17 @@ def test_the_platform_starts_serves_the_demo_and_stops_on_ctrl_c(tmp_path):
     assert "demo-mairie-2026" in output  # the demo logins are printed
     assert "Mairie 4.0 stopped." in output
     assert all(not Path(f"/proc/{pid}").exists() or _is_zombie(pid) for pid in started)
+
+
+def _rows(var_dir: Path, sql: str) -> int:
+    """A number read straight from the platform's SQLite file (it runs in other processes)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{var_dir / 'mairie.sqlite3'}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # locked for a moment, or the table not there yet
+        return 0
 
 
 def _answers(port: int) -> bool:

@@ -157,14 +157,21 @@ def test_bridge_killed_mid_stream_then_restarted_exactly_200_alarms(world):
 
 def test_broker_restarted_mid_stream_no_sos_lost(world):
     database, homes, broker, tmp, started = world
-    start_bridge(database, broker, tmp / "bridge.log", started)
+    bridge = start_bridge(database, broker, tmp / "bridge.log", started)
     publisher = Publisher(broker, {home.username: home.password for home in homes})
     started.append(publisher)
     messages = list(telemetry_burst(homes, count=4_000, sos=40, start=START))
+    queued = messages[1_000:2_000]
+    assert any(b"emergency" in message.payload for message in queued)  # SOS among what the broker must keep
 
-    publish_all(publisher, homes, messages[:2_000])
+    publish_all(publisher, homes, messages[:1_000])
+    wait_until(lambda: counts(database)["events"] >= 1_000, timeout=120, what="the first 1,000 events")
+    assert bridge.terminate() == 0  # the bridge away: the broker queues for its persistent session
+    publish_all(publisher, homes, queued)
     publisher.wait_all_acknowledged()
+    assert counts(database)["events"] == 1_000  # a real backlog, held only by the broker
     broker.restart()  # SIGTERM: mosquitto saves its state; the queue for the bridge survives
+    start_bridge(database, broker, tmp / "bridge-2.log", started)  # same client id: the session resumes
     publishing = in_background(publish_all, publisher, homes, messages[2_000:])
     publishing.join(timeout=120)
     assert not publishing.errors  # type: ignore[attr-defined]
