@@ -227,13 +227,10 @@ def clean_hosts(raw_hosts: Iterable[str], *, commune: Commune | None) -> list[st
     return hosts
 
 
-def communes_without_hosts(*, besides: Commune | None = None) -> list[Commune]:
+def communes_without_hosts() -> list[Commune]:
     """Active communes with no host name. Alone on the installation, a commune is served on any host name;
     once there are two, such a commune is served nowhere."""
-    found = Commune.objects.filter(is_active=True).exclude(hosts__isnull=False)
-    if besides is not None and besides.pk is not None:
-        found = found.exclude(pk=besides.pk)
-    return list(found.order_by("name"))
+    return list(Commune.objects.filter(is_active=True).exclude(hosts__isnull=False).order_by("name"))
 
 
 def _forget_hosts_on_commit(hosts: Collection[str]) -> None:
@@ -381,9 +378,7 @@ def commune_create(
         obj=commune,
         data={"hosts": hosts, "modules": modules, "by_platform": True},
     )
-    # Until now a lone commune may have answered on any host name: that cached answer must go.
-    for other in Commune.objects.exclude(pk=commune.pk).only("pk"):
-        transaction.on_commit(lambda other=other: forget_commune_cache(other))  # type: ignore[misc]
+    # Its host names may be cached as another commune's (a lone commune answers on any host name): forgotten.
     transaction.on_commit(lambda: forget_commune_cache(commune))
     return commune
 
