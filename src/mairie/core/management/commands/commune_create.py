@@ -15,9 +15,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.http.request import validate_host
+from django.urls import reverse
 from django_scopes import scopes_disabled
 
+from mairie.core.models import Commune
 from mairie.core.modules import MODULES
+from mairie.core.notifications.rendering import absolute_url
 from mairie.core.services.communes import AppointedAdmin, commune_onboard
 
 _LABELS = {
@@ -95,7 +98,7 @@ class Command(BaseCommand):
             ]
             raise CommandError("Nothing was created:\n" + "\n".join(lines)) from error
         hosts = list(commune.hosts.order_by("pk").values_list("host", flat=True))
-        self._report(commune.name, commune.slug, hosts, appointed)
+        self._report(commune, hosts, appointed, print_password=options["print_password"])
         not_allowed = [host for host in hosts if not validate_host(host, settings.ALLOWED_HOSTS)]
         if not_allowed:
             self.stderr.write(
@@ -105,9 +108,12 @@ class Command(BaseCommand):
                 )
             )
 
-    def _report(self, name: str, slug: str, hosts: list[str], appointed: AppointedAdmin) -> None:
+    def _report(
+        self, commune: Commune, hosts: list[str], appointed: AppointedAdmin, *, print_password: bool
+    ) -> None:
         user = appointed.user
-        self.stdout.write(self.style.SUCCESS(f"Commune « {name} » created ({slug})."))
+        sign_in = absolute_url(commune, reverse("core:login"))  # as the links in emails write it
+        self.stdout.write(self.style.SUCCESS(f"Commune « {commune.name} » created ({commune.slug})."))
         self.stdout.write(f"  Host names: {', '.join(hosts)}")
         how = "new account" if appointed.created else "existing account, now admin here too"
         contact = ", ".join(filter(None, [user.email, user.phone]))
@@ -115,15 +121,15 @@ class Command(BaseCommand):
         if appointed.temporary_password:
             self.stdout.write(
                 f"  Temporary password: {appointed.temporary_password}\n"
-                f"  Give it to them privately; they choose their own at first sign-in on https://{hosts[0]}/"
+                f"  Give it to them privately; they choose their own at their first sign-in on {sign_in}"
             )
-        elif appointed.link_sent_by:
+            return
+        if print_password and not appointed.created:
+            self.stdout.write("  No temporary password: an existing account keeps its own.")
+        if appointed.link_sent_by:
             self.stdout.write(
                 f"  A sign-in link was sent by {appointed.link_sent_by} (valid "
-                f"{settings.LOGIN_CODE_TTL_SECONDS // 60} minutes). Later, they ask for a new code on the "
-                f"sign-in page of https://{hosts[0]}/"
+                f"{settings.LOGIN_CODE_TTL_SECONDS // 60} minutes). Later, they ask for a new code on {sign_in}"
             )
         else:
-            self.stdout.write(
-                f"  No sign-in link could be sent now; they ask for a code on https://{hosts[0]}/ (sign-in page)."
-            )
+            self.stdout.write(f"  No sign-in link could be sent now: they ask for a code on {sign_in}")
