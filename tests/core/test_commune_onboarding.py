@@ -145,14 +145,36 @@ def test_an_existing_account_becomes_admin_and_keeps_its_password(commune):
     person = make_user(commune, email="elu@example.org")
     before = person.password
     printed = _create(
-        "--name", "Mont-Brume", "--insee", "35998", "--host", NEW_HOST, "--admin-email", "ELU@example.org"
+        "--name", "Mont-Brume", "--insee", "35998", "--host", NEW_HOST, "--admin-email", "ELU@example.org",
+        "--print-password",
+    )  # fmt: skip
+    assert (
+        "existing account" in printed
+        and "No temporary password: an existing account keeps its own." in printed
     )
-    assert "existing account" in printed
     with scopes_disabled():
         new = Commune.objects.get(slug="mont-brume")
         assert Membership.objects.filter(commune=new, user=person, role=Role.ADMIN).exists()
         person.refresh_from_db()
-    assert person.password == before and User.objects.filter(email="elu@example.org").count() == 1
+    assert person.password == before and not person.must_change_password
+    assert User.objects.filter(email="elu@example.org").count() == 1
+
+
+def test_the_services_refuse_anyone_but_a_platform_operator(commune):
+    from django.core.exceptions import PermissionDenied
+
+    from mairie.core.services.communes import commune_admin_appoint, commune_create, commune_hosts_set
+
+    admin = make_user(commune, Role.ADMIN)
+    with scopes_disabled():
+        with pytest.raises(PermissionDenied):
+            commune_create(name="Mont-Brume", insee_code="35992", hosts=[NEW_HOST], by=admin)
+        with pytest.raises(PermissionDenied):
+            commune_hosts_set(commune=commune, hosts=[NEW_HOST], by=admin)
+        with pytest.raises(PermissionDenied):
+            commune_admin_appoint(commune=commune, by=admin, email="x@example.org")
+        assert not Commune.objects.filter(slug="mont-brume").exists()
+        assert list(commune.hosts.values_list("host", flat=True)) == ["val-de-brume.test"]
 
 
 def test_a_host_name_of_another_commune_is_refused_and_nothing_is_created(commune, other_commune):
