@@ -1,11 +1,12 @@
-"""Adding a commune to a shared installation: ``manage.py commune_create``, the platform operators' Django admin
-(communes, host names, people), and the commune's position on its settings page."""
+"""Adding a commune to a shared installation: ``manage.py commune_create``, the platform operators' Django
+admin (communes, host names, people), and the commune's position on its settings page."""
 
 from __future__ import annotations
 
 import html
 import io
 import re
+import shlex
 from decimal import Decimal
 
 import pytest
@@ -46,9 +47,10 @@ def _counts() -> tuple[int, ...]:
         )
 
 
-def _create(*args: str, capture=None) -> str:
+def _create(command: str, capture=None) -> str:
+    """``_create("--name X --insee 35999 …")``: runs manage.py commune_create, returns what it printed."""
     out = io.StringIO()
-    arguments = ["commune_create", *args]
+    arguments = ["commune_create", *shlex.split(command)]
     if capture is None:
         call_command(*arguments, stdout=out, stderr=io.StringIO())
     else:
@@ -72,20 +74,8 @@ def test_creates_the_commune_its_hosts_and_its_admin_who_signs_in_with_the_link_
     # Alone on the installation, Val-de-Brume answers on any host name: cached so for the new one too.
     assert "Val-de-Brume" in _text(Client(HTTP_HOST=NEW_HOST).get("/"))
     printed = _create(
-        "--name",
-        "Saint-Brume",
-        "--insee",
-        "35999",
-        "--host",
-        NEW_HOST,
-        "--host",
-        "WWW.ValDeBrume.example.fr.",
-        "--admin-email",
-        "Maire@ValDeBrume.example.fr",
-        "--admin-first-name",
-        "Hélène",
-        "--admin-last-name",
-        "Marchand",
+        f"--name Saint-Brume --insee 35999 --host {NEW_HOST} --host WWW.ValDeBrume.example.fr. "
+        "--admin-email Maire@ValDeBrume.example.fr --admin-first-name Hélène --admin-last-name Marchand",
         capture=django_capture_on_commit_callbacks,
     )
     assert "Saint-Brume" in printed and "sign-in link was sent by email" in printed
@@ -121,15 +111,7 @@ def test_creates_the_commune_its_hosts_and_its_admin_who_signs_in_with_the_link_
 
 def test_print_password_gives_a_temporary_password_to_change_at_first_sign_in(commune):
     printed = _create(
-        "--name",
-        "Mont-Brume",
-        "--insee",
-        "2A004",
-        "--host",
-        NEW_HOST,
-        "--admin-phone",
-        "06 12 34 56 78",
-        "--print-password",
+        f"--name Mont-Brume --insee 2A004 --host {NEW_HOST} --admin-phone '06 12 34 56 78' --print-password"
     )
     password = re.search(r"Temporary password: (\S+)", printed).group(1)
     with scopes_disabled():
@@ -145,9 +127,8 @@ def test_an_existing_account_becomes_admin_and_keeps_its_password(commune):
     person = make_user(commune, email="elu@example.org")
     before = person.password
     printed = _create(
-        "--name", "Mont-Brume", "--insee", "35998", "--host", NEW_HOST, "--admin-email", "ELU@example.org",
-        "--print-password",
-    )  # fmt: skip
+        f"--name Mont-Brume --insee 35998 --host {NEW_HOST} --admin-email ELU@example.org --print-password"
+    )
     assert (
         "existing account" in printed
         and "No temporary password: an existing account keeps its own." in printed
@@ -181,16 +162,8 @@ def test_a_host_name_of_another_commune_is_refused_and_nothing_is_created(commun
     before = _counts()
     with pytest.raises(CommandError) as refused:
         _create(
-            "--name",
-            "Mont-Brume",
-            "--insee",
-            "35997",
-            "--host",
-            NEW_HOST,
-            "--host",
-            "Mont-Clair.test",
-            "--admin-email",
-            "maire@mont-brume.fr",
+            f"--name Mont-Brume --insee 35997 --host {NEW_HOST} --host Mont-Clair.test "
+            "--admin-email maire@mont-brume.fr"
         )
     assert "mont-clair.test sert déjà la commune « Mont-Clair »" in str(refused.value)
     assert "Nothing was created" in str(refused.value)
@@ -201,16 +174,8 @@ def test_bad_email_bad_phone_and_bad_host_are_all_named_at_once(commune):
     before = _counts()
     with pytest.raises(CommandError) as refused:
         _create(
-            "--name",
-            "Mont-Brume",
-            "--insee",
-            "3599",
-            "--host",
-            "https://mont-brume.fr/",
-            "--admin-email",
-            "maire@",
-            "--admin-phone",
-            "12",
+            "--name Mont-Brume --insee 3599 --host https://mont-brume.fr/ "
+            "--admin-email maire@ --admin-phone 12"
         )
     message = str(refused.value)
     assert "--admin-email: « maire@ » n'est pas une adresse e-mail." in message
@@ -221,20 +186,11 @@ def test_bad_email_bad_phone_and_bad_host_are_all_named_at_once(commune):
 
 
 def test_running_it_twice_is_refused_the_second_time_and_changes_nothing(commune):
-    arguments = (
-        "--name",
-        "Mont-Brume",
-        "--insee",
-        "35996",
-        "--host",
-        NEW_HOST,
-        "--admin-email",
-        "m@mont-brume.fr",
-    )
-    _create(*arguments)
+    command = f"--name Mont-Brume --insee 35996 --host {NEW_HOST} --admin-email m@mont-brume.fr"
+    _create(command)
     after_first = _counts()
     with pytest.raises(CommandError) as refused:
-        _create(*arguments)
+        _create(command)
     message = str(refused.value)
     assert "L'identifiant « mont-brume » est déjà pris" in message
     assert "Le code INSEE 35996 est déjà celui de « Mont-Brume »" in message
@@ -248,16 +204,8 @@ def test_a_refusal_after_the_commune_was_written_leaves_nothing_half_created(com
     before = _counts()
     with pytest.raises(CommandError, match="deux comptes différents"):
         _create(
-            "--name",
-            "Mont-Brume",
-            "--insee",
-            "35995",
-            "--host",
-            NEW_HOST,
-            "--admin-email",
-            "one@example.org",
-            "--admin-phone",
-            "06 98 76 54 32",
+            f"--name Mont-Brume --insee 35995 --host {NEW_HOST} "
+            "--admin-email one@example.org --admin-phone '06 98 76 54 32'"
         )
     assert _counts() == before
 
@@ -266,7 +214,7 @@ def test_refused_while_an_existing_commune_has_no_host_name(db):
     with scopes_disabled():
         make_commune("Seule")  # alone, it answers on any host name; a second commune would leave it on none
     with pytest.raises(CommandError, match="« Seule » n'a pas de nom d'hôte"):
-        _create("--name", "Mont-Brume", "--insee", "35994", "--host", NEW_HOST, "--admin-email", "m@b.fr")
+        _create(f"--name Mont-Brume --insee 35994 --host {NEW_HOST} --admin-email m@b.fr")
     assert Commune.objects.count() == 1
 
 
