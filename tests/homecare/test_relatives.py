@@ -132,3 +132,37 @@ def test_the_tablet_warning_shows_to_relatives(home_a):
 def test_relatives_reach_their_page_from_my_account(home_a):
     relative = client_as(home_a.commune, home_a.contacts[0].user)
     assert reverse("homecare:family") in get(relative, reverse("core:account")).content.decode()
+
+
+def test_a_relative_says_she_is_in_hospital_and_inactivity_pauses(home_a, home_b):
+    relative = client_as(home_a.commune, home_a.contacts[0].user)
+    url = reverse("homecare:family_mode", args=[home_a.home.pk])
+    page = get(relative, reverse("homecare:family_home", args=[home_a.home.pk])).content.decode()
+    assert f'action="{url}"' in page and 'value="hospital"' in page
+    with time_machine.travel(T + timedelta(minutes=2), tick=False):
+        response = relative.post(url, {"mode": "hospital"}, follow=True)
+    assert "Les appels à l&#x27;aide, chutes, fumée et fuites restent surveillés" in response.content.decode()
+    with scopes_disabled():
+        home = Home.objects.get(pk=home_a.home.pk)
+        assert home.mode == Home.Mode.HOSPITAL and home.inactivity_deadline is None
+        entry = AuditEntry.objects.get(action="homecare.home.mode_changed", object_id=str(home.pk))
+        assert entry.actor_id == home_a.contacts[0].user.pk and entry.data == {
+            "from": "normal",
+            "to": "hospital",
+        }
+    # Nonsense is refused and changes nothing; another home is not theirs to change.
+    with time_machine.travel(T + timedelta(minutes=3), tick=False):
+        bad = relative.post(url, {"mode": "vacances-au-soleil"}, follow=True)
+        assert "Choisissez « à la maison »" in bad.content.decode()
+        other = relative.post(reverse("homecare:family_mode", args=[home_b.home.pk]), {"mode": "away"})
+    assert other.status_code == 404
+    with scopes_disabled():
+        assert Home.objects.get(pk=home_a.home.pk).mode == Home.Mode.HOSPITAL
+        assert Home.objects.get(pk=home_b.home.pk).mode == Home.Mode.NORMAL
+    # Back home: watched again, the silence counted from now.
+    resident = client_as(home_a.commune, home_a.resident)
+    with time_machine.travel(T + timedelta(days=3), tick=False):
+        resident.post(url, {"mode": "normal"})
+    with scopes_disabled():
+        home = Home.objects.get(pk=home_a.home.pk)
+        assert home.mode == Home.Mode.NORMAL and home.last_activity_at == T + timedelta(days=3)

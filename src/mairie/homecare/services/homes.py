@@ -142,11 +142,16 @@ def home_checkin(*, actor: Actor, home: Home, now: datetime | None = None) -> Ho
 
 @transaction.atomic
 def home_set_mode(*, actor: Actor, home: Home, mode: str, now: datetime | None = None) -> Home:
-    """Present / away / in hospital. Away and hospital pause the inactivity rule and the daily check-in."""
+    """Present / away / in hospital. Away and hospital pause the inactivity rule and the daily check-in.
+
+    The resident, a person on the home's call list who has an account (the daughter who drove her mother to
+    hospital), or town-hall staff. Calls for help, falls, smoke and leaks are watched in every mode.
+    """
     if mode not in Home.Mode.values:
         raise ValidationError({"mode": _("Choisissez présent·e, absent·e ou hospitalisé·e.")})
     home = _locked(home)
-    if actor.subject != home.resident:
+    on_call_list = Contact.objects.filter(home=home, user=actor.user).exists()
+    if actor.subject != home.resident and not on_call_list:
         ensure_capability(actor.user, actor.commune, MANAGE)
     now = now or timezone.now()
     if mode == home.mode:

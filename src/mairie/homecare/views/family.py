@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -24,6 +24,7 @@ from mairie.homecare import energy, rules, selectors
 from mairie.homecare.decorators import module_required
 from mairie.homecare.models import Alarm, AlarmEvent, Contact, Home
 from mairie.homecare.services.alarms import alarm_acknowledge
+from mairie.homecare.services.homes import home_set_mode
 from mairie.homecare.views.common import age_text, safe_next
 
 RECENT_CLOSED = 10
@@ -94,6 +95,8 @@ def family_home(request: HttpRequest, home_id: int) -> HttpResponse:
             "open_rows": [{"alarm": a, "timeline": timelines[a.pk]} for a in summary["open_alarms"]],
             "closed_rows": [{"alarm": a, "timeline": timelines[a.pk]} for a in closed],
             "can_acknowledge": is_contact,
+            "can_set_mode": is_contact or home.resident_id == request.user.pk,
+            "modes": Home.Mode.choices,
             "is_resident": home.resident_id == request.user.pk,
             "zone": rules.home_zone(home),
         },
@@ -132,6 +135,42 @@ def family_acknowledge(request: HttpRequest, alarm_id: int) -> HttpResponse:
 
 @require_login
 @module_required
+@require_POST
+def family_mode(request: HttpRequest, home_id: int) -> HttpResponse:
+    """The resident or a relative on the call list says she is home, away for a while, or in hospital."""
+    commune = request.commune  # type: ignore[attr-defined]
+    home = selectors.home_for_person(request.user, commune, home_id)  # type: ignore[arg-type]
+    back = reverse("homecare:family_home", args=[home.pk])
+    mode = request.POST.get("mode", "")
+    try:
+        home = home_set_mode(actor=request.actor, home=home, mode=mode)  # type: ignore[attr-defined]
+    except ValidationError:
+        messages.error(
+            request, _("Choisissez « à la maison », « quelques jours ailleurs » ou « à l'hôpital ».")
+        )
+        return redirect(back)
+    except PermissionDenied:
+        raise Http404 from None
+    if home.mode == Home.Mode.NORMAL:
+        messages.success(
+            request,
+            _("C'est noté : %(who)s est à la maison. La surveillance reprend comme d'habitude.")
+            % {"who": home.resident.display_name},
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "C'est noté. Tant que %(who)s n'est pas à la maison, l'absence de mouvement ne déclenche pas "
+                "d'alarme. Les appels à l'aide, chutes, fumée et fuites restent surveillés."
+            )
+            % {"who": home.resident.display_name},
+        )
+    return redirect(back)
+
+
+@require_login
+@module_required
 @never_cache
 @require_GET
 def family_energy(request: HttpRequest, home_id: int) -> HttpResponse:
@@ -145,6 +184,7 @@ urlpatterns = [
     path("mes-proches/", family, name="family"),
     path("mes-proches/<int:home_id>/", family_home, name="family_home"),
     path("mes-proches/<int:home_id>/energie/", family_energy, name="family_energy"),
+    path("mes-proches/<int:home_id>/presence/", family_mode, name="family_mode"),
     path(
         "mes-proches/alarmes/<int:alarm_id>/prendre-en-charge/", family_acknowledge, name="family_acknowledge"
     ),
