@@ -5,7 +5,10 @@
    WhiteNoise, manifest static files) plus ``/__bench__/ok``, a view returning ``HttpResponse("ok")``.
    wrk loads the minimal view, the home page and the login page in turn, round after round, on loopback,
    each for a bounded time; the report gives each page's median requests per second and its ratio to the
-   minimal view measured in the same rounds.
+   minimal view measured in the same rounds. It also gives the server's CPU time per request (read from
+   /proc around each wrk run) and the ratio of those: on a shared machine, other processes lengthen every
+   request's wall-clock time, but not the CPU time the server spends on it, so that ratio is what the
+   pages would reach on a core of their own.
 2. Page weight. Headless Chromium (Playwright, Debian's /usr/bin/chromium) opens every resident page with an
    empty cache and adds up the bytes of every response as transferred (headers and encoded bodies).
 
@@ -143,7 +146,14 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def wrk(port: int, path: str, *, seconds: int, connections: int) -> dict[str, float]:
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the server process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, path: str, *, seconds: int, connections: int, server_pid: int = 0) -> dict[str, float]:
+    cpu_before = server_cpu_seconds(server_pid) if server_pid else 0.0
     output = subprocess.run(
         [
             "wrk",
@@ -164,33 +174,39 @@ def wrk(port: int, path: str, *, seconds: int, connections: int) -> dict[str, fl
     ).stdout
     if "Non-2xx or 3xx responses" in output or "Socket errors" in output:
         sys.exit(f"wrk saw errors on {path}:\n{output}")
+    cpu_used = server_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    done = re.search(r"(\d+) requests in", output)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)\b", output)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", output)
-    if not (rate and p50 and p99):
+    if not (rate and p50 and p99 and done):
         sys.exit(f"could not read wrk's output for {path}:\n{output}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     return {
         "rps": float(rate.group(1)),
         "p50_ms": float(p50.group(1)) * scale[p50.group(2)],
         "p99_ms": float(p99.group(1)) * scale[p99.group(2)],
+        "cpu_ms": cpu_used * 1000 / max(1, int(done.group(1))),
     }
 
 
 def throughput(
-    port: int, pages: dict[str, str], *, rounds: int, seconds: int, connections: int
+    port: int, pages: dict[str, str], *, rounds: int, seconds: int, connections: int, server_pid: int = 0
 ) -> dict[str, Any]:
     for path in pages.values():  # warm up: caches, connections, compiled templates
         wrk(port, path, seconds=2, connections=connections)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in pages}
     for round_number in range(1, rounds + 1):
         for name, path in pages.items():
-            runs[name].append(wrk(port, path, seconds=seconds, connections=connections))
+            runs[name].append(
+                wrk(port, path, seconds=seconds, connections=connections, server_pid=server_pid)
+            )
         print(
             f"  round {round_number}/{rounds}: " + ", ".join(f"{n} {runs[n][-1]['rps']:.0f}/s" for n in pages)
         )
     summary: dict[str, Any] = {}
     baseline = statistics.median(run["rps"] for run in runs["minimal view"])
+    baseline_cpu = statistics.median(run["cpu_ms"] for run in runs["minimal view"])
     for name, path in pages.items():
         median_rps = statistics.median(run["rps"] for run in runs[name])
         per_round_ratio = [
@@ -204,6 +220,8 @@ def throughput(
             "ratio": round(median_rps / baseline, 3),
             "ratio_min_round": round(min(per_round_ratio), 3),
             "ratio_max_round": round(max(per_round_ratio), 3),
+            "median_cpu_ms": round(statistics.median(run["cpu_ms"] for run in runs[name]), 3),
+            "cpu_ratio": round(baseline_cpu / statistics.median(run["cpu_ms"] for run in runs[name]), 3),
             "rounds_rps": [run["rps"] for run in runs[name]],
         }
     return summary
@@ -326,15 +344,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"wrk with 1 thread and {t['connections']} connections on loopback.",
             "",
             "| Page | Path | Median req/s | Ratio to minimal view (median; rounds min–max) "
-            "| p50 ms | p99 ms |",
-            "|---|---|---:|---|---:|---:|",
+            "| p50 ms | p99 ms | Server CPU ms/request | Ratio from CPU time |",
+            "|---|---|---:|---|---:|---:|---:|---:|",
         ]
         for name, row in report["throughput"].items():
             verdict = "" if name not in GOAL_PAGES else (" ✔" if row["ratio"] >= RATIO_GOAL else " ✘")
             lines.append(
                 f"| {name} | `{row['path']}` | {row['median_rps']:.0f} | **{row['ratio']:.2f}**{verdict} "
                 f"({row['ratio_min_round']:.2f}–{row['ratio_max_round']:.2f}) | {row['median_p50_ms']:.1f} "
-                f"| {row['median_p99_ms']:.1f} |"
+                f"| {row['median_p99_ms']:.1f} | {row['median_cpu_ms']:.2f} | {row['cpu_ratio']:.2f} |"
             )
     if "page_weight" in report:
         lines += [
@@ -423,6 +441,7 @@ def main() -> None:
                     rounds=options.rounds,
                     seconds=options.seconds,
                     connections=options.connections,
+                    server_pid=server.pid,
                 )
             if options.only != "throughput":
                 print(f"Page weight of {len(site['resident_pages'])} resident pages")
