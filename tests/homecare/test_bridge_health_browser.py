@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -44,6 +45,9 @@ def browser_tools(live_server: Any, transactional_db: None) -> Iterator[dict[str
         finally:
             site.close()
             chromium.close()
+            # Without this, PostgreSQL refuses to drop the test database at the end of the session ("accessed by
+            # other users"): a connection opened during the test outlives it when the browser is per test.
+            connections.close_all()
 
 
 def _problems(harness: Any, page: Any, where: str) -> list[str]:
