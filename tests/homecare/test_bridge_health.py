@@ -303,6 +303,21 @@ def test_a_message_refused_on_replay_stays_and_says_why(operator_client, home):
     assert letter.handled_at is None
 
 
+def test_a_message_already_recorded_since_says_so(operator_client, home):
+    payload = fixture("tuya_sos_TS0215A.json")
+    received_at = timezone.now() - timedelta(minutes=3)
+    letter = dead_letter(topic=home.topic("sos"), payload=payload, received_at=received_at)
+    home.send("sos", payload, received_at)  # the broker delivered it again, and this time it went through
+
+    response = operator_client.post(replay_url(letter), follow=True)
+
+    assert "Ce message est déjà enregistré" in text(response)
+    letter.refresh_from_db()
+    assert letter.handled_at is None
+    with scope(commune=home.commune):
+        assert Alarm.objects.count() == 1
+
+
 # Closing with a note ---------------------------------------------------------------------------------------------
 
 

@@ -151,6 +151,14 @@ def replay(request: HttpRequest, dead_letter_id: int, *, admin_context: dict[str
             )
             % {"error": result.error},
         )
+    elif result.reason == "duplicate":
+        messages.warning(
+            request,
+            _(
+                "Ce message est déjà enregistré (il a sans doute été reçu à nouveau et traité depuis) : "
+                "vérifiez-le, puis marquez-le comme traité."
+            ),
+        )
     else:
         messages.warning(
             request,
