@@ -26,9 +26,13 @@ def _lookup(host: str) -> int | None:
     return only_two[0] if len(only_two) == 1 else None
 
 
+def _host_key(host: str) -> str:
+    return f"mairie:commune-for-host:{normalise_host(host)}"
+
+
 def commune_for_host(host: str) -> Commune | None:
     host = normalise_host(host)
-    key = f"mairie:commune-for-host:{host}"
+    key = _host_key(host)
     commune_id = cache.get(key)
     if commune_id is None:
         commune_id = _lookup(host) or 0
@@ -48,6 +52,10 @@ def commune_for_host(host: str) -> Commune | None:
 def forget_commune_cache(commune: Commune) -> None:
     """Called by the services that change a commune or its host names."""
     cache.delete(f"mairie:commune:{commune.pk}")
-    for host in CommuneHost.objects.filter(commune=commune).values_list("host", flat=True):
-        cache.delete(f"mairie:commune-for-host:{host}")
-    cache.delete_many([f"mairie:commune-for-host:{h}" for h in ("localhost", "127.0.0.1", "testserver")])
+    hosts = list(CommuneHost.objects.filter(commune=commune).values_list("host", flat=True))
+    forget_hosts([*hosts, "localhost", "127.0.0.1", "testserver"])
+
+
+def forget_hosts(hosts: list[str]) -> None:
+    """Forgets the cached answer for these host names (removed from a commune: answered now, not in a minute)."""
+    cache.delete_many([_host_key(host) for host in hosts])

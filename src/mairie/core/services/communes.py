@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -31,7 +30,7 @@ from mairie.core.services.accounts import account_register, role_grant
 from mairie.core.services.audit import log_action
 from mairie.core.services.counter import temporary_password
 from mairie.core.services.login import login_code_send, pick_channel
-from mairie.core.tenancy import forget_commune_cache, normalise_host
+from mairie.core.tenancy import forget_commune_cache, forget_hosts
 
 register_action_labels(
     {
@@ -234,11 +233,11 @@ def communes_without_hosts() -> list[Commune]:
 
 
 def _forget_hosts_on_commit(hosts: Collection[str]) -> None:
-    """Host names removed from a commune: the cached answer for them must go now, not in a minute.
-    (``forget_commune_cache`` only knows the host names a commune still has; same cache key as ``tenancy``.)"""
-    keys = [f"mairie:commune-for-host:{normalise_host(host)}" for host in hosts]
-    if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+    """Host names removed from a commune: the cached answer for them must go now, not in a minute
+    (``forget_commune_cache`` only knows the host names a commune still has)."""
+    removed = list(hosts)
+    if removed:
+        transaction.on_commit(lambda: forget_hosts(removed))
 
 
 @transaction.atomic
