@@ -265,3 +265,9 @@ def test_an_administrator_opens_the_console_only_after_the_second_factor(world):
     )
     text = page(client_as(world.commune, admin), console).content.decode()
     assert f'data-alarm="{alarm.pk}"' in text
+
+
+def test_the_console_leads_to_its_figures_and_to_the_gateways_page(world):
+    text = page(client_as(world.commune, world.operator), reverse("homecare:console")).content.decode()
+    assert f'href="{reverse("homecare:console_figures")}"' in text
+    assert f'href="{reverse("homecare:console_gateways")}"' in text
