@@ -179,6 +179,18 @@ SMS_SENDER = env_str("MAIRIE_SMS_SENDER", "MAIRIE")
 BREVO_API_KEY = env_str("MAIRIE_BREVO_API_KEY")
 # Brevo's current endpoint (POST /v3/transactionalSMS/sms is deprecated since 2025).
 BREVO_API_URL = env_str("MAIRIE_BREVO_API_URL", "https://api.brevo.com/v3/transactionalSMS/send")
+# Web Push (notifications on a phone or computer, docs/configuration.md). No keys: no push channel, except
+# with DEBUG on (the demo), where a key pair is made once and kept in PUSH_VAPID_DEV_KEY_FILE.
+PUSH_VAPID_PUBLIC_KEY = env_str("MAIRIE_VAPID_PUBLIC_KEY")
+PUSH_VAPID_PRIVATE_KEY = env_str("MAIRIE_VAPID_PRIVATE_KEY")
+PUSH_VAPID_SUBJECT = env_str("MAIRIE_VAPID_SUBJECT")
+PUSH_VAPID_DEV_KEY_FILE = str(VAR_DIR / "vapid-dev-private-key.txt")
+# We POST to the address a browser gives us: only the browsers' push services (Chrome and most Android
+# browsers, Firefox, Safari, Edge), never a made-up address inside our network.
+PUSH_ENDPOINT_HOSTS = env_list(
+    "MAIRIE_PUSH_SERVICE_HOSTS",
+    ["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"],
+)
 # Links in emails and SMS: <scheme>://<the commune's first host name>[:<port>]<path>.
 MAIRIE_LINK_SCHEME = env_str("MAIRIE_LINK_SCHEME", "https")
 MAIRIE_LINK_PORT = env_str("MAIRIE_LINK_PORT", "")

@@ -32,3 +32,21 @@ if not env_bool("MAIRIE_ALLOW_OUTBOX", False):
                 f"sending them. Set a real backend (see docs/configuration.md), or MAIRIE_ALLOW_OUTBOX=true "
                 f"for a test installation."
             )
+
+# Web Push: no demo key in production; either no push channel at all, or a complete, valid key pair.
+PUSH_VAPID_DEV_KEY_FILE = ""
+_vapid_private = env_str("MAIRIE_VAPID_PRIVATE_KEY")
+if _vapid_private or env_str("MAIRIE_VAPID_PUBLIC_KEY"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    env_str("MAIRIE_VAPID_PRIVATE_KEY", required=True, when="when MAIRIE_VAPID_PUBLIC_KEY is set")
+    _vapid_subject = env_str(
+        "MAIRIE_VAPID_SUBJECT", required=True, when="when MAIRIE_VAPID_PRIVATE_KEY is set"
+    )
+    if not _vapid_subject.startswith(("mailto:", "https://")):
+        raise ImproperlyConfigured(
+            "MAIRIE_VAPID_SUBJECT must be a contact address for the push services: mailto:… or https://…"
+        )
+    from mairie.core.notifications.push import check_vapid_pair
+
+    check_vapid_pair(_vapid_private, env_str("MAIRIE_VAPID_PUBLIC_KEY"))

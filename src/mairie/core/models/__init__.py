@@ -3,7 +3,7 @@ from .audit import AuditEntry
 from .communes import Commune, CommuneHost
 from .mandates import Mandate
 from .memberships import Membership, Role
-from .notifications import Notification, OutboxMessage
+from .notifications import Notification, OutboxMessage, PushSubscription
 from .privacy import ErasureRequest
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Membership",
     "Notification",
     "OutboxMessage",
+    "PushSubscription",
     "Role",
     "User",
 ]

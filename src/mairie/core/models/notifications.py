@@ -14,6 +14,7 @@ class Notification(models.Model):
         IN_APP = "in_app", _("sur le site")
         EMAIL = "email", _("e-mail")
         SMS = "sms", _("SMS")
+        PUSH = "push", _("notification sur un appareil")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("en attente")
@@ -22,7 +23,9 @@ class Notification(models.Model):
         SKIPPED = "skipped", _("non envoyé")
 
     commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="+")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     template = models.CharField(max_length=100)
     subject = models.CharField(max_length=200)
@@ -36,6 +39,10 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # Push rows go to one device each, so that a device that fails does not hold back the others.
+    push_subscription = models.ForeignKey(
+        "core.PushSubscription", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ScopedManager(commune="commune")
 
@@ -55,7 +62,9 @@ class OutboxMessage(models.Model):
         SMS = "sms", _("SMS")
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    commune = models.ForeignKey("core.Commune", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    commune = models.ForeignKey(
+        "core.Commune", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     to = models.CharField(max_length=300)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
@@ -63,3 +72,37 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class PushSubscription(models.Model):
+    """A browser (phone, tablet, computer) where a person switched on notifications (Web Push, RFC 8030).
+
+    ``endpoint`` is the push service's address for that browser; ``p256dh`` and ``auth`` are the browser's keys
+    (base64url, RFC 8291) that messages are encrypted with. A browser subscribes on one commune's host name,
+    so the row belongs to that commune.
+    """
+
+    commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000)
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=40)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(commune="commune")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commune", "endpoint"], name="core_push_subscription_endpoint_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "commune"])]
+
+    def __str__(self) -> str:
+        return self.label or self.endpoint[:60]

@@ -1,10 +1,13 @@
-"""Handing email and SMS notifications to their backends, at most once per row.
+"""Handing email, SMS and push notifications to their backends, at most once per row.
 
 A row is *claimed* before it is sent: one conditional UPDATE moves its ``send_after`` a lease ahead and
 counts the attempt. Only the worker whose UPDATE matched sends; a second task for the same row, or a ticker
 running on another machine, finds nothing to claim. If the worker dies while sending, the lease runs out and
 the ticker tries again (so a crash between the provider's answer and our write may send twice;
 nothing else can).
+
+Push rows go to one device each (``push_subscription``): a device whose push service fails is tried again
+on its own, and one that answers 404/410 (the browser dropped the subscription) is forgotten.
 
 Failures keep the row ``pending`` with ``last_error`` and a later ``send_after``; after ``MAX_ATTEMPTS`` it
 becomes ``failed``. Rows whose ``send_after`` is in the future (quiet hours, retry wait) are the ticker's.
@@ -26,7 +29,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 from django_scopes import scope, scopes_disabled
 
-from mairie.core.models import Commune, Notification
+from mairie.core.models import Commune, Notification, PushSubscription
+from mairie.core.notifications import push, push_data  # noqa: F401 (push_data registers the personal data)
 from mairie.core.notifications.backends import COMMUNE_HEADER
 from mairie.core.notifications.sms import SmsError, get_sms_backend
 from mairie.core.phones import is_mobile
@@ -38,7 +42,7 @@ RETRY_DELAY_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
 LEASE = timedelta(minutes=10)  # a claimed row is left alone this long before someone else may try it
 TICKER_BATCH = 200
 
-OUTBOUND_CHANNELS = (Notification.Channel.EMAIL, Notification.Channel.SMS)
+OUTBOUND_CHANNELS = (Notification.Channel.EMAIL, Notification.Channel.SMS, Notification.Channel.PUSH)
 
 # Messages that carry a secret (a sign-in code or link): once handed to the provider, or given up on, the
 # stored copy is blanked so that nobody reading the table (or a database dump) can sign in with it.
@@ -127,18 +131,27 @@ def deliver_due(*, limit: int = TICKER_BATCH) -> dict[Outcome, int]:
 
 def _send_claimed(notification_id: int) -> Outcome:
     """Sends a row this worker has claimed; records the result. Re-raises a failure that will be retried."""
-    notification = Notification.objects.select_related("recipient", "commune").get(pk=notification_id)
+    notification = Notification.objects.select_related("recipient", "commune", "push_subscription").get(
+        pk=notification_id
+    )
     try:
         if notification.channel == Notification.Channel.EMAIL:
             _send_email(notification)
+        elif notification.channel == Notification.Channel.PUSH:
+            _send_push(notification)
         else:
             _send_sms(notification)
     except NoAddress as reason:
         _finish(notification, Notification.Status.SKIPPED, error=str(reason))
         return Outcome.SKIPPED
+    except push.PushGone as gone:
+        if notification.push_subscription_id is not None:
+            PushSubscription.objects.filter(pk=notification.push_subscription_id).delete()
+        _finish(notification, Notification.Status.SKIPPED, error=f"device unsubscribed: {gone}"[:500])
+        return Outcome.SKIPPED
     except Exception as error:
         message = f"{error.__class__.__name__}: {error}"[:500]
-        permanent = isinstance(error, SmsError) and error.permanent
+        permanent = isinstance(error, SmsError | push.PushError) and error.permanent
         if permanent or notification.attempts >= MAX_ATTEMPTS:
             _finish(notification, Notification.Status.FAILED, error=message)
             logger.warning("Notification %s failed for good: %s", notification.pk, message)
@@ -196,3 +209,28 @@ def _send_sms(notification: Notification) -> None:
     if not phone or not is_mobile(phone):
         raise NoAddress("no mobile phone number")
     get_sms_backend().send(to=phone, body=notification.body, commune=notification.commune)
+
+
+def _send_push(notification: Notification) -> None:
+    _reachable(notification)
+    device = notification.push_subscription
+    if (
+        device is None or device.user_id != notification.recipient_id
+    ):  # removed, or taken over by someone else
+        raise NoAddress("device removed")
+    keys = push.vapid_keys()
+    if keys is None:
+        raise NoAddress("no push channel on this installation (MAIRIE_VAPID_PRIVATE_KEY)")
+    commune = notification.commune
+    message = push.PushMessage(
+        title=notification.subject,
+        body=notification.body,
+        url=notification.url,
+        icon=commune.logo.url if commune.logo else "",
+        urgent=notification.urgent,
+        tag=f"mairie-{notification.pk}",
+    )
+    push.send_push(
+        endpoint=device.endpoint, p256dh=device.p256dh, auth=device.auth, message=message, keys=keys
+    )
+    PushSubscription.objects.filter(pk=device.pk).update(last_success_at=timezone.now())

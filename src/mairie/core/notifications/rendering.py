@@ -1,8 +1,8 @@
 """Turning a notification template into the text of each channel, in the recipient's language.
 
 A notification ``template="core/login_code"`` is a folder ``templates/notifications/core/login_code/`` with
-``subject.txt`` (required), ``email.txt``, ``sms.txt`` and ``in_app.txt`` (each optional: missing ones
-fall back to the subject). Email and SMS bodies are then put in the shared layout of
+``subject.txt`` (required), ``email.txt``, ``sms.txt``, ``in_app.txt`` and ``push.txt`` (each optional:
+missing ones fall back to the subject; ``push.txt`` to the in-app text). Email and SMS bodies are then put in the shared layout of
 ``notifications/_layout/``.
 Templates are plain text: nothing is HTML-escaped.
 """
@@ -31,6 +31,7 @@ class RenderedMessage:
     email: str
     sms: str
     in_app: str
+    push: str = ""
 
 
 def absolute_url(commune: Commune, path: str) -> str:
@@ -99,6 +100,7 @@ def render_message(
         email_body = _tidy(_render_optional(f"{folder}/email.txt", data) or subject)
         sms_body = _tidy(_render_optional(f"{folder}/sms.txt", data) or subject)
         in_app = _tidy(_render_optional(f"{folder}/in_app.txt", data) or subject)
+        push = _tidy(_render_optional(f"{folder}/push.txt", data) or in_app)
         layout = {
             **data,
             "subject": subject,
@@ -106,4 +108,4 @@ def render_message(
         }
         email = _tidy(_render("notifications/_layout/email.txt", {**layout, "body": email_body}))
         sms = _tidy(_render("notifications/_layout/sms.txt", {**layout, "body": sms_body}))
-    return RenderedMessage(subject=subject, email=email, sms=sms, in_app=in_app)
+    return RenderedMessage(subject=subject, email=email, sms=sms, in_app=in_app, push=push)

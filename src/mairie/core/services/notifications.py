@@ -16,9 +16,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_scopes import scope
 
 from mairie.core.acting import Actor
-from mairie.core.models import Commune, Notification, OutboxMessage, User
+from mairie.core.action_labels import register_action_labels
+from mairie.core.models import Commune, Notification, OutboxMessage, PushSubscription, User
+from mairie.core.notifications.push import InvalidSubscription, check_subscription, push_configured
 from mairie.core.notifications.quiet_hours import quiet_period_end
 from mairie.core.notifications.rendering import render_message
 from mairie.core.phones import is_mobile
@@ -26,11 +30,11 @@ from mairie.core.services.audit import log_action
 from mairie.core.tasks import deliver_notification, enqueue_on_commit
 
 Channel = Notification.Channel
-ALL_CHANNELS: tuple[str, ...] = (Channel.IN_APP, Channel.EMAIL, Channel.SMS)
+ALL_CHANNELS: tuple[str, ...] = (Channel.IN_APP, Channel.EMAIL, Channel.SMS, Channel.PUSH)
 
 
-def reachable_channels(recipient: User) -> list[str]:
-    """The channels this person has an address for."""
+def reachable_channels(recipient: User, *, commune: Commune | None = None) -> list[str]:
+    """The channels this person has an address for (push: a device switched on in ``commune``, if given)."""
     if not recipient.is_active or recipient.erased_at is not None:
         return []
     available: list[str] = [Channel.IN_APP]
@@ -38,20 +42,43 @@ def reachable_channels(recipient: User) -> list[str]:
         available.append(Channel.EMAIL)
     if recipient.phone and is_mobile(recipient.phone):
         available.append(Channel.SMS)
+    if commune is not None and push_devices(recipient, commune):
+        available.append(Channel.PUSH)
     return available
 
 
+def push_devices(recipient: User, commune: Commune) -> list[PushSubscription]:
+    """The devices where the person switched notifications on in ``commune`` (none without a push channel)."""
+    if not push_configured() or recipient.pk is None:
+        return []
+    with scope(commune=commune):
+        return list(
+            PushSubscription.objects.filter(commune=commune, user=recipient).order_by("created_at", "pk")
+        )
+
+
 def choose_channels(
-    recipient: User, channels: Sequence[str] | None = None, *, respect_preferences: bool = True
+    recipient: User,
+    channels: Sequence[str] | None = None,
+    *,
+    respect_preferences: bool = True,
+    commune: Commune | None = None,
+    push_reachable: bool | None = None,
 ) -> list[str]:
     """Where a message goes: the channels asked for (all by default) that the person can be reached on and,
-    unless ``respect_preferences`` is off, that they accept."""
+    unless ``respect_preferences`` is off, that they accept. Push needs ``commune`` (or ``push_reachable``,
+    when the caller has already looked): a device switched on there is the person's yes to push."""
     if channels is not None:
         unknown = set(channels) - set(ALL_CHANNELS)
         if unknown:
             raise ValueError(f"unknown notification channels: {sorted(unknown)}")
     wanted = list(dict.fromkeys(channels if channels is not None else ALL_CHANNELS))
     available = set(reachable_channels(recipient))
+    if Channel.PUSH in wanted and available:
+        if push_reachable is None:
+            push_reachable = commune is not None and bool(push_devices(recipient, commune))
+        if push_reachable:
+            available.add(Channel.PUSH)
     chosen = [channel for channel in wanted if channel in available]
     if respect_preferences:
         if not recipient.notify_by_email:
@@ -76,15 +103,20 @@ def notify(
 
     - ``template="core/login_code"`` renders ``templates/notifications/core/login_code/*.txt`` with
       ``context`` plus ``recipient``, ``commune``, ``url`` and ``absolute_url``, in the recipient's language.
-    - Channels: in-app always, email and SMS when the person has the address and accepts that channel.
+    - Channels: in-app always, email and SMS when the person has the address and accepts that channel, push
+      (one row per device) when they switched notifications on on a device in this commune.
       ``channels`` restricts them; ``respect_preferences=False`` ignores the person's yes/no (for a code
       they asked for).
-    - Quiet hours delay non-urgent email and SMS to their end; ``urgent=True`` (alarms, codes) ignores them.
+    - Quiet hours delay non-urgent email, SMS and push to their end; ``urgent=True`` (alarms, codes) ignores them.
       In-app messages are there at once.
-    - Email and SMS leave from the queue after the transaction commits, with retries; nothing leaves if it
+    - Email, SMS and push leave from the queue after the transaction commits, with retries; nothing leaves if it
       rolls back.
     """
-    chosen = choose_channels(recipient, channels, respect_preferences=respect_preferences)
+    wants_push = channels is None or Channel.PUSH in channels
+    devices = push_devices(recipient, commune) if wants_push and recipient.is_active else []
+    chosen = choose_channels(
+        recipient, channels, respect_preferences=respect_preferences, push_reachable=bool(devices)
+    )
     if not chosen:
         return []
     rendered = render_message(template, recipient=recipient, commune=commune, context=context, url=url)
@@ -96,26 +128,29 @@ def notify(
         Channel.IN_APP: rendered.in_app,
         Channel.EMAIL: rendered.email,
         Channel.SMS: rendered.sms,
+        Channel.PUSH: rendered.push,
     }
     rows = []
     for channel in chosen:
         in_app = channel == Channel.IN_APP
-        rows.append(
-            Notification(
-                commune=commune,
-                recipient=recipient,
-                channel=channel,
-                template=template,
-                subject=rendered.subject,
-                body=bodies[channel],
-                url=url[:500],
-                urgent=urgent,
-                status=Notification.Status.SENT if in_app else Notification.Status.PENDING,
-                created_at=now,
-                send_after=now if in_app else outbound_after,
-                sent_at=now if in_app else None,
+        for device in devices if channel == Channel.PUSH else [None]:
+            rows.append(
+                Notification(
+                    commune=commune,
+                    recipient=recipient,
+                    channel=channel,
+                    template=template,
+                    subject=rendered.subject,
+                    body=bodies[channel],
+                    url=url[:500],
+                    urgent=urgent,
+                    status=Notification.Status.SENT if in_app else Notification.Status.PENDING,
+                    created_at=now,
+                    send_after=now if in_app else outbound_after,
+                    sent_at=now if in_app else None,
+                    push_subscription=device,
+                )
             )
-        )
     for row in rows:
         row.save(force_insert=True)
         if row.channel != Channel.IN_APP and row.send_after <= now:
@@ -239,3 +274,115 @@ def account_update_preferences(
         },
     )
     return user
+
+
+# Devices that receive push notifications.
+
+register_action_labels(
+    {
+        "core.push.device_added": gettext_lazy("Notifications activées sur un appareil"),
+        "core.push.device_removed": gettext_lazy("Notifications retirées d'un appareil"),
+    }
+)
+
+DEVICE_LABEL_MAX_LENGTH = 100
+
+
+def device_label(user_agent: str) -> str:
+    """« Firefox sur Android »: enough for a person to tell their devices apart, nothing more kept."""
+    agent = user_agent or ""
+    browser = next(
+        (
+            name
+            for token, name in (
+                ("Edg/", "Edge"),
+                ("OPR/", "Opera"),
+                ("SamsungBrowser", "Samsung Internet"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if token in agent
+        ),
+        "",
+    )
+    system = next(
+        (
+            name
+            for token, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "Mac"),
+                ("CrOS", "ChromeOS"),
+                ("Linux", "Linux"),
+            )
+            if token in agent
+        ),
+        "",
+    )
+    if browser and system:
+        return (_("%(browser)s sur %(system)s") % {"browser": browser, "system": system})[
+            :DEVICE_LABEL_MAX_LENGTH
+        ]
+    return (browser or system or _("Appareil inconnu"))[:DEVICE_LABEL_MAX_LENGTH]
+
+
+def push_devices_of(user: User) -> QuerySet[PushSubscription]:
+    """The person's devices in the current commune (call inside its scope), oldest first."""
+    return PushSubscription.objects.filter(user=user).order_by("created_at", "pk")
+
+
+@transaction.atomic
+def push_subscribe(*, user: User, commune: Commune, data: object, user_agent: str = "") -> PushSubscription:
+    """Records the browser subscription ``data`` (``PushSubscription.toJSON()``) for ``user`` in ``commune``.
+
+    The same browser subscribing again updates its keys; a browser another person had switched on (a shared
+    tablet) now belongs to ``user``: messages follow whoever switched it on last. Raises
+    ``InvalidSubscription`` (with the reason, for the person) and saves nothing when ``data`` is wrong.
+    """
+    keys = check_subscription(data)
+    if not push_configured():
+        raise InvalidSubscription(_("Les notifications sur les appareils ne sont pas proposées ici."))
+    label = device_label(user_agent)
+    existing = (
+        PushSubscription.objects.select_for_update().filter(commune=commune, endpoint=keys.endpoint).first()
+    )
+    if existing is not None:
+        previous_user_id = existing.user_id
+        existing.user = user
+        existing.p256dh, existing.auth, existing.label = keys.p256dh, keys.auth, label
+        existing.save(update_fields=["user", "p256dh", "auth", "label"])
+        if previous_user_id == user.pk:
+            return existing
+        device = existing
+    else:
+        device = PushSubscription.objects.create(
+            commune=commune,
+            user=user,
+            endpoint=keys.endpoint,
+            p256dh=keys.p256dh,
+            auth=keys.auth,
+            label=label,
+        )
+    log_action("core.push.device_added", commune=commune, actor=user, obj=device, data={"appareil": label})
+    return device
+
+
+@transaction.atomic
+def push_unsubscribe(*, user: User, commune: Commune, device_id: int) -> bool:
+    """Removes one of ``user``'s devices. False when there is no such device of theirs (nothing changes)."""
+    device = PushSubscription.objects.filter(commune=commune, user=user, pk=device_id).first()
+    if device is None:
+        return False
+    label = device.label
+    device.delete()
+    log_action(
+        "core.push.device_removed",
+        commune=commune,
+        actor=user,
+        obj=user,
+        data={"appareil": label},
+    )
+    return True
