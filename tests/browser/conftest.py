@@ -162,7 +162,9 @@ def signed_in_session(user: User, data: dict[str, Any] | None = None) -> str:
         session.update(data)
         session.save()
     with scopes_disabled():
-        sensitive = Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
+        sensitive = (
+            user.is_superuser or Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
+        )
     if sensitive:
         from django_otp import DEVICE_ID_SESSION_KEY
         from django_otp.plugins.otp_totp.models import TOTPDevice

@@ -25,6 +25,7 @@ from mairie.core.models import (
     User,
 )
 from tests.factories import make_commune, make_user
+from tests.urlwalk import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -227,8 +228,10 @@ def operator(db):
 
 
 def _admin_client(user) -> Client:
+    """Signed in, second factor passed: the admin asks platform operators for it."""
     client = Client(HTTP_HOST="val-de-brume.test")
     client.force_login(user, backend="mairie.core.auth_backends.LoginBackend")
+    verify_second_factor(client, user)
     return client
 
 

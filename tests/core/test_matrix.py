@@ -7,11 +7,15 @@ file checks both that it says so and that it behaves so.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.contrib import admin
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scopes_disabled
@@ -299,3 +303,29 @@ def test_a_switched_off_service_shows_none_of_its_pages(world):
     if not walked:
         pytest.skip("no module pages yet")
     assert not failures, "\n".join(failures)
+
+
+def test_the_django_admin_asks_platform_operators_for_their_second_factor(world):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    operator = User.objects.create_superuser("exploitant", password="une phrase de passe solide 2025")
+    device = TOTPDevice.objects.create(user=operator, name="téléphone", confirmed=True)
+    # Signed in with the password alone: not let in.
+    client = client_as(world.host, operator, verified=False)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302  # to the platform's own two-factor page, then back to the admin
+    assert response["Location"] == reverse("core:two_factor") + "?next=%2Fadmin%2F"
+    # The admin's sign-in form asks for the code; a wrong one is refused, the right one lets in.
+    fresh = client_as(world.host, None)
+    form = {"username": "exploitant", "password": "une phrase de passe solide 2025"}
+    login = reverse("admin:login") + "?next=" + reverse("admin:index")
+    assert 'name="otp_token"' in fresh.get(login).content.decode()
+    refused = fresh.post(login, {**form, "otp_device": device.persistent_id, "otp_token": "000000"})
+    assert refused.status_code == 200 and fresh.get(reverse("admin:index")).status_code == 302
+    # django-otp makes one wait a moment after a wrong code; the right code, a little later:
+    with time_machine.travel(timezone.now() + timedelta(seconds=30), tick=False):
+        code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+        response = fresh.post(login, {**form, "otp_device": device.persistent_id, "otp_token": code})
+        assert response.status_code == 302
+        assert fresh.get(reverse("admin:index")).status_code == 200

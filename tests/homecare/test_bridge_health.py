@@ -23,7 +23,7 @@ from mairie.homecare.models import Alarm, BridgeCounter, BridgeDeadLetter, Gatew
 from mairie.homecare.views.bridge_health import PAGE_SIZE
 from tests.factories import make_user
 from tests.homecare.homes_support import fixture, make_home
-from tests.urlwalk import client_as, default_data, parse_forms
+from tests.urlwalk import client_as, default_data, parse_forms, verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +52,7 @@ def platform_operator(db) -> User:
 def operator_client(commune, platform_operator) -> Client:
     client = Client(HTTP_HOST=commune.hosts.first().host)
     client.force_login(platform_operator, backend="mairie.core.auth_backends.LoginBackend")
+    verify_second_factor(client, platform_operator)  # the admin asks platform operators for it
     return client
 
 
@@ -392,6 +393,7 @@ def test_actions_are_post_only(operator_client):
 def test_both_actions_work_from_the_plain_html_forms_with_csrf(commune, platform_operator, home):
     client = Client(HTTP_HOST=commune.hosts.first().host, enforce_csrf_checks=True)
     client.force_login(platform_operator, backend="mairie.core.auth_backends.LoginBackend")
+    verify_second_factor(client, platform_operator)
     closed = dead_letter(topic="zigbee2mqtt/x/1/a-ranger")
     replayed = dead_letter(topic=home.topic("sos"), payload=fixture("tuya_sos_TS0215A.json"))
 

@@ -36,7 +36,7 @@ PEOPLE = [
 
 # Their roles see health or alarm data: they need a second factor. The demo gives each one an authenticator
 # app with a fixed, printed key, so a tester can sign in (``manage.py demo_totp <login>`` shows the code).
-SECOND_FACTOR_LOGINS = ("medecin", "infirmiere", "operateur")
+SECOND_FACTOR_LOGINS = ("medecin", "infirmiere", "operateur", "plateforme")
 DEMO_TOTP_DEVICE_NAME = "Démo"
 
 
@@ -107,8 +107,12 @@ class Command(BaseCommand):
             lines.append(f"  {username:<12} {(role.label if role else Role.RESIDENT.label)!s}")
         operator = User.objects.filter(username="plateforme").first()
         if operator is None:
-            User.objects.create_superuser(
+            operator = User.objects.create_superuser(
                 "plateforme", DEMO_PASSWORD, first_name="Exploitant", last_name="Plateforme"
+            )
+        if not TOTPDevice.objects.filter(user=operator, confirmed=True).exists():  # the admin asks for it
+            TOTPDevice.objects.create(
+                user=operator, name=DEMO_TOTP_DEVICE_NAME, key=demo_totp_key("plateforme"), confirmed=True
             )
         # Each module app may add its own demo data: ``mairie.<app>.demo.load_demo(commune=, stdout=, quiet=)``.
         for app in apps.get_app_configs():
