@@ -8,7 +8,7 @@ admin.site.site_header = "Mairie 4.0 — exploitation de la plateforme"
 # Platform operators only (superusers), second factor passed: the admin reaches every commune, people's accounts
 # and the bridge's dead letters (alarm payloads). Its sign-in form asks for the authenticator code too.
 admin.site.has_permission = lambda request: (  # type: ignore[method-assign]
-    request.user.is_active and request.user.is_superuser and request.user.is_verified()
+    request.user.is_active and request.user.is_superuser and request.user.is_verified()  # type: ignore[attr-defined]
 )
 admin.site.login_form = OTPAdminAuthenticationForm
 admin.site.login_template = "otp/admin111/login.html"
