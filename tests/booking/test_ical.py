@@ -135,3 +135,26 @@ def test_calendar_utc_and_stamp():
             "STATUS": "CONFIRMED",
         }
     ]
+
+
+def test_a_person_renews_their_calendar_link_and_the_old_one_stops_working(
+    client_for, commune, alice, frozen
+):
+    from mairie.core.models import AuditEntry
+
+    client = client_for(commune, alice.user)
+    page = client.get("/reservations/").content.decode()
+    old = re.search(r'href="(https?://[^"]+\.ics)"', page).group(1)
+    assert client.get(old).status_code == 200
+    assert 'action="/reservations/agenda/renouveler/"' in page
+    response = client.post("/reservations/agenda/renouveler/", follow=True)
+    text = response.content.decode()
+    assert "L&#x27;ancien ne fonctionne plus" in text
+    new = re.search(r'href="(https?://[^"]+\.ics)"', text).group(1)
+    assert new != old
+    assert client.get(old).status_code == 404  # the shared link shows nothing any more
+    assert client.get(new).status_code == 200
+    with scope(commune=commune):
+        assert AuditEntry.objects.filter(action="booking.feed.renewed", actor=alice.user).count() == 1
+    # Renewing needs a POST (a link in an email cannot do it behind the person's back).
+    assert client.get("/reservations/agenda/renouveler/").status_code == 405

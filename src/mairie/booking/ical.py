@@ -94,8 +94,13 @@ def calendar(name: str, events: Iterable[Event], *, now: datetime | None = None)
     return "".join(fold(line) + "\r\n" for line in lines)
 
 
-def person_token(*, person_id: int, commune_id: int) -> str:
-    return signing.Signer(salt=_SALT).sign_object({"k": "p", "p": person_id, "c": commune_id})
+def person_token(*, person_id: int, commune_id: int, generation: int = 0) -> str:
+    """The key of a person's feed. ``generation`` (``CalendarFeedKey``) is left out while 0, so that the links
+    given before renewal existed keep working until the person renews theirs."""
+    data: dict[str, Any] = {"k": "p", "p": person_id, "c": commune_id}
+    if generation:
+        data["g"] = generation
+    return signing.Signer(salt=_SALT).sign_object(data)
 
 
 def resource_token(*, resource_id: int, commune_id: int) -> str:

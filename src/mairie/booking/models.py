@@ -365,3 +365,24 @@ class ResourceClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_id}@{self.starts_at.isoformat()}"
+
+
+class CalendarFeedKey(models.Model):
+    """Which generation of a person's calendar link works in a commune. The link is signed with it: renewing the
+    link (a link shared by mistake, a lost phone) increments it and every older link stops working. No row:
+    generation 0, the link given until the first renewal."""
+
+    commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    generation = models.PositiveIntegerField(default=0)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(commune="commune")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["commune", "person"], name="booking_feed_key_one_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}:{self.generation}"

@@ -42,6 +42,7 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "booking.offer.expired": _("Place proposée non acceptée à temps"),
     "booking.attendance.marked": _("Présence notée"),
     "booking.reminder.sent": _("Rappel de réservation envoyé"),
+    "booking.feed.renewed": _("Nouveau lien d'agenda (l'ancien ne fonctionne plus)"),
 }
 
 

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django_scopes import scope
 
-from mairie.core.models import User
+from mairie.core.models import Commune, User
 
 from .holidays import holiday_name
 from .models import Booking, Closure, Resource, ResourceClaim, Session
@@ -206,3 +207,12 @@ def bookings_of_anyone() -> QuerySet[Booking]:
     return Booking.objects.select_related("session", "package", "person", "commune").prefetch_related(
         "resources"
     )
+
+
+def feed_generation(person: User, commune: Commune) -> int:
+    """The generation of ``person``'s calendar link in ``commune`` (0 until they first renew it)."""
+    from .models import CalendarFeedKey
+
+    with scope(commune=commune):
+        found = CalendarFeedKey.objects.filter(person=person).values_list("generation", flat=True).first()
+    return found or 0

@@ -1384,3 +1384,18 @@ def send_reminders() -> int:
             log_action("booking.reminder.sent", commune=commune, actor=None, obj=booking)
             sent += 1
     return sent
+
+
+@transaction.atomic
+def calendar_feed_renew(*, actor: Actor) -> int:
+    """A new calendar link for the person acted for; every older link stops working. Returns the generation."""
+    from .models import CalendarFeedKey
+
+    key, _created = CalendarFeedKey.objects.select_for_update().get_or_create(
+        commune=actor.commune, person=actor.subject
+    )
+    key.generation += 1
+    key.renewed_at = timezone.now()
+    key.save(update_fields=["generation", "renewed_at"])
+    log_for(actor, "booking.feed.renewed", obj=actor.subject, data={"generation": key.generation})
+    return key.generation

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mairie.core.acting import Actor
+from mairie.core.models import User
 from mairie.core.permissions import public, require_capability, require_login, roles_of
 
 from . import ical, selectors, services
@@ -42,14 +43,32 @@ def mine(request: HttpRequest) -> HttpResponse:
             "groups": groups,
             "person": actor.subject,
             "cancellable": cancellable,
-            "ical_url": person_feed_url(request, actor.subject.pk),
+            "ical_url": person_feed_url(request, actor.subject),
         },
     )
 
 
-def person_feed_url(request: HttpRequest, person_id: int) -> str:
-    token = ical.person_token(person_id=person_id, commune_id=request.commune.pk)  # type: ignore[attr-defined]
+def person_feed_url(request: HttpRequest, person: User) -> str:
+    commune = request.commune  # type: ignore[attr-defined]
+    token = ical.person_token(
+        person_id=person.pk, commune_id=commune.pk, generation=selectors.feed_generation(person, commune)
+    )
     return request.build_absolute_uri(reverse("booking:person_feed", args=[token]))
+
+
+@require_login
+@require_POST
+def feed_renew(request: HttpRequest) -> HttpResponse:
+    """A new calendar link; the old one stops working (shared by mistake, a lost phone)."""
+    services.calendar_feed_renew(actor=_actor(request))
+    messages.success(
+        request,
+        _(
+            "Voici votre nouveau lien d'agenda. L'ancien ne fonctionne plus : remplacez-le dans votre agenda "
+            "s'il y était."
+        ),
+    )
+    return redirect(reverse("booking:mine") + "#agenda-title")
 
 
 def resource_feed_url(request: HttpRequest, resource_id: int) -> str:
@@ -158,6 +177,9 @@ def _token_data(request: HttpRequest, token: str, kind: str) -> dict[str, Any]:
 def person_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A person's bookings as a calendar feed; the signed token in the address is the key."""
     data = _token_data(request, token, "p")
+    person = User.objects.filter(pk=data["p"]).first()
+    if person is None or data.get("g", 0) != selectors.feed_generation(person, request.commune):  # type: ignore[attr-defined]
+        raise Http404  # a link renewed since
     now = timezone.now()
     host = request.get_host()
     rows = (
@@ -430,6 +452,7 @@ urlpatterns = [
     path("<int:booking_id>/accepter/", accept, name="accept"),
     path("<int:booking_id>/ticket/", ticket, name="ticket"),
     path("agenda/<str:token>.ics", person_feed, name="person_feed"),
+    path("agenda/renouveler/", feed_renew, name="feed_renew"),
     path("agenda/ressource/<str:token>.ics", resource_feed, name="resource_feed"),
     path("ressources/<int:booking_resource_id>/", resource_slots, name="resource_slots"),
     path("gestion/", staff, name="staff"),
