@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scope, scopes_disabled
 
@@ -238,3 +239,39 @@ def test_a_batch_leaves_exactly_what_the_same_messages_leave_one_by_one(commune)
         "sos",
         "water_leak",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_bridges_given_the_same_messages_in_any_order_never_deadlock_nor_double_anything(commune):
+    """Two bridge processes of a shared group can both hold copies of a message (a redelivery after a
+    reconnection goes to either). The homes are locked in key order whatever the messages' order, and the dedup
+    keys are read under those locks: each message is recorded once, the SOS raises one alarm."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer at a time)")
+    with time_machine.travel(NOON, tick=False):
+        worlds = tuple(make_home(commune, now=NOON, contacts=1) for _ in range(3))
+        messages = telemetry(worlds, 60, NOON)
+        messages.insert(30, IncomingMessage(worlds[2].topic("sos"), fixture("tuya_sos_TS0215A.json"), NOON))
+        orders = [messages, list(reversed(messages))]
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def bridge(batch: list[IncomingMessage]) -> None:
+            try:
+                start.wait(timeout=10)
+                with transaction.atomic():
+                    ingest_batch(batch)
+            except BaseException as error:  # reported by the test itself, below
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=bridge, args=(order,)) for order in orders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    with scopes_disabled():
+        assert DeviceEvent.objects.count() == len(messages)
+        assert Alarm.objects.filter(kind="sos").count() == 1

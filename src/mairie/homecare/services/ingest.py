@@ -59,6 +59,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
+from mairie.core.models import Commune
 from mairie.core.services.audit import log_action
 from mairie.homecare import payloads, rules
 from mairie.homecare.models import Alarm, AlarmEvent, Device, DeviceEvent, EnergyReading, Gateway, Home
@@ -202,11 +203,15 @@ def _gateways_for(namespaces: Iterable[_Namespace]) -> dict[tuple[str, str], Gat
         return {}
     found: dict[tuple[str, str], Gateway] = {}
     with scopes_disabled():  # the topic tells which commune: found here, then entered
-        for gateway in Gateway.objects.filter(condition).select_related("commune"):
-            for key, prefixes in wanted.items():
-                value = getattr(gateway, key)
-                if value in prefixes:
-                    found[(key, value)] = gateway
+        gateways = list(Gateway.objects.filter(condition))
+        # A commune object per commune, not per row (a batch's hundred gateways are mostly of a few communes).
+        communes = Commune.objects.in_bulk({gateway.commune_id for gateway in gateways}) if gateways else {}
+    for gateway in gateways:
+        gateway.commune = communes[gateway.commune_id]
+        for key, prefixes in wanted.items():
+            value = getattr(gateway, key)
+            if value in prefixes:
+                found[(key, value)] = gateway
     return found
 
 
@@ -482,14 +487,31 @@ def _ingest_once(messages: Sequence[Message], *, stop_after_alarm: bool) -> list
             except Malformed:
                 item.malformed = True
             pending.append(item)
+    limit = len(messages)
+    if stop_after_alarm:
+        # A call for help, a fall, smoke or a leak: the batch ends with it, before the rows of the messages
+        # behind it are even read (the alarm's transaction holds only what came before it).
+        first = next((item.index for item in pending if _calls_for_help(item)), None)
+        if first is not None:
+            limit = first + 1
+            pending = [item for item in pending if item.index < limit]
     if pending:
         with scopes_disabled(), transaction.atomic():
             applied = _apply_all(pending, outcomes, stop_after_alarm=stop_after_alarm)
-    else:
-        applied = None
-    done = [outcome for outcome in outcomes[: applied or len(outcomes)] if outcome is not None]
-    assert len(done) == (applied or len(outcomes)), "every message has an outcome"
+        if applied is not None:
+            limit = applied
+    done = [outcome for outcome in outcomes[:limit] if outcome is not None]
+    assert len(done) == limit, "every message has an outcome"
     return done
+
+
+def _calls_for_help(item: _Pending) -> bool:
+    reading = item.parsed
+    return (
+        item.route.kind == "state"
+        and not item.malformed
+        and bool(reading.sos or reading.fall or reading.smoke or reading.water_leak)
+    )
 
 
 def _apply_all(
@@ -518,12 +540,10 @@ def _apply_all(
 def _lock_homes(batch: _Batch, pending: list[_Pending]) -> None:
     ids = sorted({item.route.gateway.home_id for item in pending})
     # One lock statement, in key order: two bridges sharing a subscription take them in the same order.
-    for home in (
-        Home.objects.select_for_update(of=("self",))
-        .select_related("commune")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    ):
+    communes = {item.route.gateway.commune_id: item.route.gateway.commune for item in pending}
+    for home in Home.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"):
+        if home.commune_id in communes:  # always, unless the home changed commune meanwhile: then it is read
+            home.commune = communes[home.commune_id]
         batch.homes[home.pk] = home
 
 
