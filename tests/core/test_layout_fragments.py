@@ -198,3 +198,34 @@ def test_two_communes_with_the_same_name_keep_their_own_footer(client, commune, 
     client.defaults["HTTP_HOST"] = "autre-val.test"
     footer = _page(client).split('<footer class="site-footer">')[1]
     assert "Ailleurs" in footer and "Ici" not in footer
+
+
+def test_the_home_pages_own_sections_follow_the_commune_and_the_visitor(
+    client_for, commune, django_capture_on_commit_callbacks
+):
+    admin = make_user(commune, Role.ADMIN)
+    client = client_for(commune)
+    assert "Se connecter</a>" in _page(client).split("<main")[1]
+    _rename(
+        commune,
+        admin,
+        django_capture_on_commit_callbacks,
+        welcome_text="Nouveau : la mairie ouvre le samedi.",
+        opening_hours="Samedi : 9 h – 12 h",
+        email="accueil@val-de-brume.test",
+    )
+    main = _page(client).split("<main")[1]
+    assert "Nouveau : la mairie ouvre le samedi." in main
+    assert "Samedi : 9 h – 12 h" in main and "mailto:accueil@val-de-brume.test" in main
+    client.force_login(make_user(commune), backend="mairie.core.auth_backends.LoginBackend")
+    signed_in = _page(client).split("<main")[1]
+    assert "Aller à mon compte" in signed_in and "Créer un compte</a>" not in signed_in
+
+
+def test_the_sign_in_page_keeps_where_to_go_next_in_the_code_link(client_for, commune):
+    client = client_for(commune)
+    plain = _page(client, reverse("core:login"))
+    assert f'href="{reverse("core:login_code")}"' in plain
+    onward = _page(client, reverse("core:login") + "?next=/mon-compte/")
+    assert f'href="{reverse("core:login_code")}?next=/mon-compte/"' in onward
+    assert f'href="{reverse("core:login_code")}"' in _page(client, reverse("core:login"))
