@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from mairie.booking import selectors, services
 from mairie.booking.exceptions import (
@@ -447,3 +448,15 @@ def test_series_refused_whole_when_room_taken_one_date(staff, room, frozen):
             resources=[room],
         )
     assert Session.objects.count() == 1
+
+
+def test_new_opening_hours_replace_the_old_ones_all_or_nothing(printer, staff, alice):
+    services.opening_rules_replace(actor=staff, resource=printer, opening=[(1, time(13), time(15))])
+    assert _starts(selectors.free_slots(printer, TUESDAY)) == ["13:00", "14:00"]
+    with pytest.raises(InvalidRequest):  # one bad line: nothing changes
+        services.opening_rules_replace(
+            actor=staff, resource=printer, opening=[(1, time(8), time(10)), (1, time(12), time(11))]
+        )
+    assert _starts(selectors.free_slots(printer, TUESDAY)) == ["13:00", "14:00"]
+    with pytest.raises(PermissionDenied):  # a resident cannot
+        services.opening_rules_replace(actor=alice, resource=printer, opening=[])

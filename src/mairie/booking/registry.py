@@ -23,6 +23,7 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "booking.resource.created": _("Ajout d'une ressource à réserver"),
     "booking.resource.updated": _("Modification d'une ressource à réserver"),
     "booking.opening.added": _("Ajout d'horaires d'ouverture"),
+    "booking.opening.replaced": _("Nouveaux horaires d'ouverture"),
     "booking.closure.created": _("Fermeture exceptionnelle"),
     "booking.session.created": _("Nouvelle séance"),
     "booking.session.updated": _("Modification d'une séance"),

@@ -425,6 +425,22 @@ def resource_update(*, actor: Actor, resource: Resource | int, **fields: Any) ->
         return found
 
 
+def opening_rules_replace(
+    *, actor: Actor, resource: Resource | int, opening: Iterable[tuple[int, time, time]]
+) -> list[OpeningRule]:
+    """The resource's weekly hours become exactly ``opening`` (``[(weekday, start, end)]``); all or nothing."""
+    with scope(commune=actor.commune), transaction.atomic():
+        ensure_capability(actor.user, actor.commune, MANAGE)
+        found = _fetch(Resource, resource, lock=True)
+        removed, _by_model = OpeningRule.objects.filter(resource=found).delete()
+        rules = [
+            opening_rule_add(actor=actor, resource=found, weekday=weekday, start_time=start, end_time=end)
+            for weekday, start, end in opening
+        ]
+        log_for(actor, "booking.opening.replaced", obj=found, data={"removed": removed, "rules": len(rules)})
+        return rules
+
+
 def opening_rule_add(
     *,
     actor: Actor,

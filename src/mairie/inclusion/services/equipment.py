@@ -49,7 +49,7 @@ def equipment_save(
     """Creates or changes an item. An item bookable on site gets its resource in the booking engine, open
     at the hours of ``opening`` (``[(weekday, start, end)]``; ``None`` keeps the current hours)."""
     from mairie.booking import services as booking
-    from mairie.booking.models import OpeningRule, Resource
+    from mairie.booking.models import Resource
 
     ensure_manager(actor)
     creating = equipment is None
@@ -94,16 +94,7 @@ def equipment_save(
             out_of_service_reason="" if active else "Hors service ou non réservable sur place",
         )
         if opening is not None:
-            # The booking engine has no service to remove an opening rule: its rows are replaced here.
-            OpeningRule.objects.filter(resource_id=equipment.resource_id).delete()
-            for weekday, start, end in opening:
-                booking.opening_rule_add(
-                    actor=actor,
-                    resource=equipment.resource_id,
-                    weekday=weekday,
-                    start_time=start,
-                    end_time=end,
-                )
+            booking.opening_rules_replace(actor=actor, resource=equipment.resource_id, opening=opening)
     log_for(
         actor, "inclusion.equipment.created" if creating else "inclusion.equipment.updated", obj=equipment
     )
