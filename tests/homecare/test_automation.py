@@ -310,13 +310,17 @@ def test_staff_add_a_schedule_through_the_form_and_see_bad_input_next_to_the_fie
 
 
 @pytest.mark.django_db
-def test_the_staff_list_of_homes_is_reachable_from_the_staff_home(world):
+def test_one_list_of_homes_from_the_staff_home_leads_to_setup_and_controls(world):
     agent = client_as(world.commune, world.agent)
-    assert reverse("homecare:staff_homes") in agent.get(reverse("core:staff_home")).content.decode()
-    assert (
-        reverse("homecare:staff_home", args=[world.home.pk])
-        in agent.get(reverse("homecare:staff_homes")).content.decode()
-    )
+    staff_home = agent.get(reverse("core:staff_home")).content.decode()
+    assert reverse("homecare:setup_homes") in staff_home
+    assert staff_home.count("Logements connectés") == 1
+    listing = agent.get(reverse("homecare:setup_homes")).content.decode()
+    assert reverse("homecare:setup_home", args=[world.home.pk]) in listing
+    assert reverse("homecare:staff_home", args=[world.home.pk]) in listing
+    # The former list's address (bookmarks, old links) lands on the same list.
+    old = agent.get(reverse("homecare:staff_homes"))
+    assert old.status_code == 302 and old["Location"] == reverse("homecare:setup_homes")
 
 
 # A real broker: the command reaches the gateway's own topic, with the shipped ACL.

@@ -13,7 +13,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from mairie.core.backoffice import STAFF_AREAS, StaffArea, members_of, register_staff_area
+from mairie.core.backoffice import members_of
 from mairie.core.models import Commune, User
 from mairie.core.permissions import ensure_capability
 from mairie.core.phones import normalise_phone
@@ -34,20 +34,11 @@ ACTION_LABELS = {
 
 
 def register() -> None:
-    """Called when the setup pages' URLs are loaded (before any page is served). The homecare registry is
-    another team's file: once it calls this from ``ready()``, this stays idempotent."""
+    """The setup pages' audit labels; called by the app's registry (``ready()``). The staff home's card
+    « Logements connectés » leads to these pages (registered there too)."""
     from mairie.core.action_labels import register_action_labels
 
     register_action_labels(dict(ACTION_LABELS))
-    if not any(area.url_name == "homecare:setup_homes" for area in STAFF_AREAS):
-        register_staff_area(
-            StaffArea(
-                MANAGE,
-                "homecare:setup_homes",
-                _("Installer les logements"),
-                _("Créer un logement, sa passerelle, ses appareils, les personnes à prévenir, ses réglages."),
-            )
-        )
 
 
 @dataclass(frozen=True)

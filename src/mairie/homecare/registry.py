@@ -93,7 +93,7 @@ def register_people_facing() -> None:
     """The console, the automation pages and residents' requests on the staff home; residents' requests as
     personal data."""
     from mairie.core.backoffice import StaffArea, register_staff_area
-    from mairie.homecare import automation, personal_data_people  # noqa: F401  (automation: its queue tasks)
+    from mairie.homecare import automation, home_setup, personal_data_people  # noqa: F401  (automation: its queue tasks)
 
     register_staff_area(
         StaffArea(
@@ -106,9 +106,12 @@ def register_people_facing() -> None:
     register_staff_area(
         StaffArea(
             "homecare.manage_homes",
-            "homecare:staff_homes",
+            "homecare:setup_homes",
             _("Logements connectés"),
-            _("Volets, lumières et chauffage : à la main ou programmés. Le lien de la tablette."),
+            _(
+                "Créer et régler un logement : passerelle, appareils, personnes à prévenir. Volets, lumières "
+                "et chauffage, à la main ou programmés. Le lien de la tablette."
+            ),
         )
     )
     register_staff_area(
@@ -119,6 +122,7 @@ def register_people_facing() -> None:
             _("Repas, transport, courses : les demandes envoyées depuis les tablettes."),
         )
     )
+    home_setup.register()  # the setup pages' audit labels
     register_personal_data_provider(
         "homecare.service_requests",
         _("Vos demandes de service à la mairie"),

@@ -22,7 +22,7 @@ from mairie.core.permissions import require_capability
 from mairie.core.services.audit import log_action
 from mairie.homecare import automation, energy, rules, selectors
 from mairie.homecare.decorators import module_required
-from mairie.homecare.models import Alarm, Device, DeviceCommand, HeatingSetpoint, Home, Schedule
+from mairie.homecare.models import Device, DeviceCommand, HeatingSetpoint, Home, Schedule
 from mairie.homecare.tablet import tablet_key_renew, tablet_token
 from mairie.homecare.views.common import add_errors, error_text
 from mairie.homecare.views.console import device_rows
@@ -150,17 +150,8 @@ def _home(request: HttpRequest, home_id: int) -> Home:
 @module_required
 @require_GET
 def staff_homes(request: HttpRequest) -> HttpResponse:
-    homes = list(selectors.staff_homes(request.user, request.commune))  # type: ignore[arg-type, attr-defined]
-    open_counts: dict[int, int] = {}
-    for home_id in Alarm.objects.filter(home__in=homes, state__in=Alarm.OPEN_STATES).values_list(
-        "home_id", flat=True
-    ):
-        open_counts[home_id] = open_counts.get(home_id, 0) + 1
-    return render(
-        request,
-        "homecare/automation_homes.html",
-        {"rows": [{"home": home, "open": open_counts.get(home.pk, 0)} for home in homes]},
-    )
+    """The homes are listed once, on the setup list (each row leads to its controls too); old links land there."""
+    return redirect("homecare:setup_homes")
 
 
 def _home_page(

@@ -38,7 +38,6 @@ from mairie.homecare.services import homes as services
 from mairie.homecare.views.common import add_errors, error_text
 
 MANAGE = home_setup.MANAGE
-home_setup.register()
 
 
 def _viewer(request: HttpRequest) -> tuple[User, Commune]:
