@@ -237,3 +237,6 @@ HOMECARE_MQTT_PASSWORD = env_str("MAIRIE_MQTT_PASSWORD")
 HOMECARE_MQTT_CLIENT_ID = env_str("MAIRIE_MQTT_CLIENT_ID", "mairie-bridge-1")
 HOMECARE_MQTT_TLS = env_bool("MAIRIE_MQTT_TLS", False)
 HOMECARE_MQTT_CA_FILE = env_str("MAIRIE_MQTT_CA_FILE")
+# Where the homes' gateways reach the broker, as written in the Zigbee2MQTT settings shown to staff
+# (empty: mqtts://<the site's host name>:8883, the TLS listener of deploy/mosquitto/).
+HOMECARE_MQTT_PUBLIC_URL = env_str("MAIRIE_MQTT_PUBLIC_URL")

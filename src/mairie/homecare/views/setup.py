@@ -185,7 +185,7 @@ def setup_settings(request: HttpRequest, home_id: int) -> HttpResponse:
 def broker_url(request: HttpRequest) -> str:
     """Where gateways reach the broker: ``HOMECARE_MQTT_PUBLIC_URL`` when the deployment sets it, otherwise
     the site's own host name on the TLS port of the broker configuration we ship (docs/homecare.md)."""
-    configured = getattr(settings, "HOMECARE_MQTT_PUBLIC_URL", "")
+    configured = settings.HOMECARE_MQTT_PUBLIC_URL
     if configured:
         return str(configured)
     return f"mqtts://{request.get_host().split(':')[0]}:8883"
