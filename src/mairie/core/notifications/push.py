@@ -104,6 +104,7 @@ def generate_vapid_pair() -> tuple[str, str]:
     return b64url_encode(public_key_bytes(key.public_key())), private_key_to_b64(key)
 
 
+@lru_cache(maxsize=2)
 def _dev_private_key(path: Path) -> str:
     """The demo's key: read from ``path``, or made once and written there (readable by us only)."""
     try:

@@ -1,0 +1,124 @@
+"""Web Push in Chromium: the account page's section passes axe with and without JavaScript, the service worker
+registers at the site's root under our Content-Security-Policy, and a push message delivered to it (through
+the DevTools protocol, as a push service would) is shown, urgent ones requiring interaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django_scopes import scope
+
+from mairie.core.notifications import push
+from mairie.core.services.notifications import push_subscribe
+from tests.browser.conftest import assert_accessible, browser, site, town  # noqa: F401  (fixtures)
+from tests.core.push_support import Browser
+from tests.factories import make_user
+
+
+@pytest.fixture
+def vapid(settings):
+    public, private = push.generate_vapid_pair()
+    settings.PUSH_VAPID_PUBLIC_KEY = public
+    settings.PUSH_VAPID_PRIVATE_KEY = private
+    settings.PUSH_VAPID_SUBJECT = "mailto:exploitation@val-de-brume.test"
+    settings.PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com"]
+    return public
+
+
+def test_the_account_section_passes_axe_with_and_without_javascript(site, town, vapid):  # noqa: F811
+    resident = make_user(town, first_name="Odette")
+    with scope(commune=town):
+        push_subscribe(
+            user=resident,
+            commune=town,
+            data=Browser("https://fcm.googleapis.com/fcm/send/odette").subscription(),
+            user_agent="Mozilla/5.0 (Android 14) Chrome/140.0",
+        )
+
+    page = site.page(user=resident)
+    page.goto("/mon-compte/")
+    assert page.get_by_role("button", name="Recevoir les notifications sur cet appareil").is_visible()
+    assert not page.get_by_text("les messages arrivent toujours par e-mail ou SMS").is_visible()
+    assert page.get_by_role("button", name="Retirer Chrome sur Android").is_visible()
+    assert_accessible(page, "account page, push switch")
+
+    # As without the script: axe needs JavaScript itself, so the page's script is blocked instead.
+    scriptless = site.page(user=resident)
+    scriptless.route("**/push.js", lambda route: route.abort())
+    scriptless.goto("/mon-compte/")
+    assert scriptless.get_by_text("les messages arrivent toujours par e-mail ou SMS").is_visible()
+    assert not scriptless.get_by_role(
+        "button", name="Recevoir les notifications sur cet appareil"
+    ).is_visible()
+    assert_accessible(scriptless, "account page without the push script")
+
+    plain = site.page(user=resident, javascript=False)
+    plain.goto("/mon-compte/")
+    assert plain.get_by_text("les messages arrivent toujours par e-mail ou SMS").is_visible()
+    plain.get_by_role("button", name="Retirer Chrome sur Android").click()
+    assert plain.get_by_text("Cet appareil ne recevra plus de notifications.").is_visible()
+    assert plain.get_by_text("Aucun appareil ne reçoit de notifications").is_visible()
+
+
+def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vapid):  # noqa: F811
+    resident = make_user(town, first_name="Odette")
+    context = site.context(user=resident)
+    context.grant_permissions(["notifications"], origin=site.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto("/mon-compte/")
+
+    scope_url = page.evaluate(
+        """async () => {
+            const registration = await navigator.serviceWorker.register("/service-worker.js", {scope: "/"});
+            await navigator.serviceWorker.ready;
+            return registration.scope;
+        }"""
+    )
+    assert scope_url == site.url + "/"
+
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"])
+    )
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(200)  # the protocol reports the existing registration as an event
+    registration_id = next(r["registrationId"] for r in registrations if r["scopeURL"] == site.url + "/")
+    message = {
+        "title": "ALARME : Appel à l'aide",
+        "body": "Chez Odette",
+        "url": "/mon-compte/",
+        "urgent": True,
+    }
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": site.url + "/", "registrationId": registration_id, "data": json.dumps(message)},
+    )
+
+    shown = page.evaluate(
+        """async () => {
+            const registration = await navigator.serviceWorker.ready;
+            for (let i = 0; i < 50; i += 1) {
+                const found = await registration.getNotifications();
+                if (found.length) {
+                    return found.map(n => ({title: n.title, body: n.body, url: n.data.url,
+                                            requireInteraction: n.requireInteraction, icon: n.icon}));
+                }
+                await new Promise(resolve => setTimeout(resolve, 100));
+            }
+            return [];
+        }"""
+    )
+    assert shown == [
+        {
+            "title": "ALARME : Appel à l'aide",
+            "body": "Chez Odette",
+            "url": "/mon-compte/",
+            "requireInteraction": True,
+            "icon": site.url + "/static/mairie/notification-icon.png",
+        }
+    ]
+    assert not [error for error in errors if "Content Security Policy" in error]
