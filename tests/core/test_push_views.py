@@ -224,3 +224,21 @@ def test_the_service_worker_is_served_from_the_root_for_the_whole_site(client_fo
     assert "script-src 'self'" in response["Content-Security-Policy"]
     body = response.content.decode()
     assert 'addEventListener("push"' in body and "requireInteraction" in body and "openWindow" in body
+
+
+def test_a_person_has_at_most_ten_devices(client_for, commune, resident, vapid):
+    client = client_for(commune, resident)
+    for n in range(10):
+        assert (
+            _post_json(client, Browser(f"https://fcm.googleapis.com/fcm/send/{n}").subscription()).status_code
+            == 201
+        )
+
+    response = _post_json(client, Browser("https://fcm.googleapis.com/fcm/send/eleventh").subscription())
+
+    assert response.status_code == 400
+    assert "retirez-en un" in response.json()["error"]
+    assert len(_devices(commune)) == 10
+    assert (
+        _post_json(client, Browser("https://fcm.googleapis.com/fcm/send/3").subscription()).status_code == 201
+    )

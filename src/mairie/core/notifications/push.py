@@ -23,6 +23,7 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -143,7 +144,7 @@ def _load_keys(private_b64: str, public_b64: str, subject: str) -> VapidKeys:
 def vapid_keys() -> VapidKeys | None:
     """The keys push messages are signed with, or None when this installation has no push channel."""
     private_b64 = settings.PUSH_VAPID_PRIVATE_KEY
-    subject = settings.PUSH_VAPID_SUBJECT or "mailto:ne-pas-repondre@mairie.invalid"
+    subject = settings.PUSH_VAPID_SUBJECT or f"mailto:{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}"
     if not private_b64:
         dev_file = settings.PUSH_VAPID_DEV_KEY_FILE
         if not (settings.DEBUG and dev_file):

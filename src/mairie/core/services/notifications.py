@@ -286,6 +286,7 @@ register_action_labels(
 )
 
 DEVICE_LABEL_MAX_LENGTH = 100
+MAX_PUSH_DEVICES = 10  # per person and commune: every message is sent once per device
 
 
 def device_label(user_agent: str) -> str:
@@ -358,6 +359,14 @@ def push_subscribe(*, user: User, commune: Commune, data: object, user_agent: st
             return existing
         device = existing
     else:
+        if PushSubscription.objects.filter(commune=commune, user=user).count() >= MAX_PUSH_DEVICES:
+            raise InvalidSubscription(
+                _(
+                    "Vous recevez déjà les notifications sur %(count)d appareils : retirez-en un de la liste "
+                    "avant d'en ajouter un autre."
+                )
+                % {"count": MAX_PUSH_DEVICES}
+            )
         device = PushSubscription.objects.create(
             commune=commune,
             user=user,
