@@ -430,3 +430,62 @@ def test_revoking_a_role_of_another_commune_is_a_404(client_for, commune, other_
     assert response.status_code == 404
     with scopes_disabled():
         assert Membership.objects.filter(pk=membership.pk).exists()
+
+
+# A lost second factor -------------------------------------------------------------------------------------------
+
+
+def test_an_admin_resets_a_nurses_lost_second_factor_and_she_is_told(
+    client_for, commune, other_commune, admin
+):
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from mairie.core.models import Notification
+
+    nurse = make_user(commune, Role.NURSE, first_name="Inès", phone="+33611223344")
+    TOTPDevice.objects.create(user=nurse, name="téléphone", confirmed=True)
+    StaticDevice.objects.create(user=nurse, name="secours")
+    client = client_for(commune, admin)
+    url = reverse("core:staff_two_factor_reset", args=[nurse.pk])
+    assert f'action="{url}"' in _text(client.get(reverse("core:staff_roles")))
+    response = client.post(url, follow=True)
+    assert "configurera une nouvelle application" in _text(response)
+    assert (
+        not TOTPDevice.objects.filter(user=nurse).exists()
+        and not StaticDevice.objects.filter(user=nurse).exists()
+    )
+    with scope(commune=commune):
+        assert AuditEntry.objects.filter(action="core.auth.two_factor_reset", actor=admin).count() == 1
+        told = set(
+            Notification.objects.filter(recipient=nurse, template="core/two_factor_reset").values_list(
+                "channel", flat=True
+            )
+        )
+    assert {"in_app", "sms"} <= told
+    # Nothing to reset any more: no button for her.
+    assert f'action="{url}"' not in _text(client.get(reverse("core:staff_roles")))
+
+
+def test_a_second_factor_used_for_another_commune_is_not_the_communes_to_reset(
+    client_for, commune, other_commune, admin
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    operator = make_user(commune, Role.OPERATOR)
+    Membership.objects.create(commune=other_commune, user=operator, role=Role.OPERATOR)
+    TOTPDevice.objects.create(user=operator, name="téléphone", confirmed=True)
+    client = client_for(commune, admin)
+    response = client.post(reverse("core:staff_two_factor_reset", args=[operator.pk]), follow=True)
+    assert "demandez à l'exploitant de la plateforme" in _text(response)
+    assert TOTPDevice.objects.filter(user=operator).exists()
+    # A resident without a role here, someone of another commune, or an agent: not theirs to do.
+    stranger = make_user(other_commune, Role.NURSE)
+    TOTPDevice.objects.create(user=stranger, name="téléphone", confirmed=True)
+    assert client.post(reverse("core:staff_two_factor_reset", args=[stranger.pk])).status_code == 404
+    agent = make_user(commune, Role.AGENT)
+    nurse = make_user(commune, Role.NURSE)
+    TOTPDevice.objects.create(user=nurse, name="téléphone", confirmed=True)
+    refused = client_for(commune, agent).post(reverse("core:staff_two_factor_reset", args=[nurse.pk]))
+    assert refused.status_code == 403
+    assert TOTPDevice.objects.filter(user__in=[stranger, nurse]).count() == 2

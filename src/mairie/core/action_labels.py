@@ -28,6 +28,7 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "core.auth.password_changed": _("Changement du mot de passe"),
     "core.auth.two_factor_enabled": _("Mise en place de la double vérification"),
     "core.auth.two_factor_disabled": _("Retrait de la double vérification"),
+    "core.auth.two_factor_reset": _("Double vérification réinitialisée par la mairie (téléphone perdu)"),
     "core.auth.backup_codes_renewed": _("Nouveaux codes de secours pour la double vérification"),
     "core.auth.throttled": _("Connexion bloquée un moment après plusieurs essais"),
     # Roles

@@ -233,3 +233,13 @@ def staff_members(viewer: User, commune: Commune) -> list[tuple[User, list[Membe
     for membership in memberships:
         grouped.setdefault(membership.user_id, (membership.user, []))[1].append(membership)
     return list(grouped.values())
+
+
+def with_second_factor(people: Sequence[User]) -> set[int]:
+    """Which of ``people`` have set up a second factor (an authenticator app or backup codes), in two queries."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    ids = [person.pk for person in people]
+    found = set(TOTPDevice.objects.filter(user_id__in=ids).values_list("user_id", flat=True))
+    return found | set(StaticDevice.objects.filter(user_id__in=ids).values_list("user_id", flat=True))

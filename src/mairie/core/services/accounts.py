@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scopes_disabled
 
 from mairie.core.models import Commune, Membership, Role, User
 from mairie.core.permissions import forget_roles, needs_second_factor
@@ -174,3 +175,60 @@ def two_factor_disable(*, user: User, commune: Commune) -> None:
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     log_action("core.auth.two_factor_disabled", commune=commune, actor=user, obj=user)
+
+
+class SecondFactorResetRefused(ValidationError):
+    """The commune's administrator may not reset this person's second factor (see ``two_factor_reset``)."""
+
+
+@transaction.atomic
+def two_factor_reset(*, user: User, commune: Commune, by: User) -> bool:
+    """A commune's administrator takes away a lost second factor (a nurse's phone gone): the person's
+    authenticator app and backup codes stop working, and they set up new ones at their next sign-in. Every session
+    of theirs already past the second factor is sent back to it. The person is told, on every channel.
+
+    Only for a person whose roles are all in this commune (someone who also works for another commune, or a
+    platform operator, goes to the platform operator), and never one's own (done from one's own account).
+    Returns whether there was anything to take away.
+    """
+    from mairie.core.permissions import ensure_capability
+    from mairie.core.services.notifications import notify
+
+    ensure_capability(by, commune, "core.manage_roles")
+    if user.pk == by.pk:
+        raise SecondFactorResetRefused(
+            _("Pour votre propre compte, passez par « Mon compte », « Double authentification »."),
+            code="self",
+        )
+    if not Membership.objects.filter(commune=commune, user=user).exists():
+        raise PermissionDenied("not a member of this commune")
+    with scopes_disabled():  # the person's roles in every commune, not only this one's
+        elsewhere = (
+            Membership.objects.filter(user=user).exclude(commune=commune).exclude(role=Role.RESIDENT).exists()
+        )
+    if user.is_superuser or elsewhere:
+        raise SecondFactorResetRefused(
+            _(
+                "Cette personne travaille aussi pour une autre commune ou pour la plateforme : demandez à "
+                "l'exploitant de la plateforme de réinitialiser sa double authentification."
+            ),
+            code="elsewhere",
+        )
+    removed = (
+        TOTPDevice.objects.filter(user=user).delete()[0] + StaticDevice.objects.filter(user=user).delete()[0]
+    )
+    if not removed:
+        return False
+    log_action("core.auth.two_factor_reset", commune=commune, actor=by, obj=user)
+    from django.urls import reverse
+
+    notify(
+        recipient=user,
+        commune=commune,
+        template="core/two_factor_reset",
+        context={"admin_name": by.display_name, "commune_name": commune.name},
+        urgent=True,
+        respect_preferences=False,  # about their own account's safety
+        url=reverse("core:login"),
+    )
+    return True

@@ -33,7 +33,7 @@ from mairie.core.models import Commune, ErasureRequest, Mandate, Membership, Rol
 from mairie.core.modules import MODULES
 from mairie.core.permissions import has_capability, public, require_capability, require_login
 from mairie.core.phones import normalise_phone
-from mairie.core.services.accounts import LastAdminError, role_grant, role_revoke
+from mairie.core.services.accounts import LastAdminError, role_grant, role_revoke, two_factor_reset
 from mairie.core.services.audit import log_action
 from mairie.core.services.communes import (
     LOGO_MAX_BYTES,
@@ -476,10 +476,15 @@ def staff_roles(request: HttpRequest) -> HttpResponse:
             % {"name": person.display_name, "role": Role(role).label},
         )
         return redirect("core:staff_roles")
+    members = backoffice.staff_members(admin, commune)
     return render(
         request,
         "core/staff/roles.html",
-        {"form": form, "members": backoffice.staff_members(admin, commune)},
+        {
+            "form": form,
+            "members": members,
+            "with_second_factor": backoffice.with_second_factor([person for person, _roles in members]),
+        },
     )
 
 
@@ -500,6 +505,38 @@ def staff_role_revoke(request: HttpRequest, membership_id: int) -> HttpResponse:
             request,
             gettext("%(name)s n'a plus le rôle « %(role)s ».")
             % {"name": membership.user.display_name, "role": membership.get_role_display()},
+        )
+    return redirect("core:staff_roles")
+
+
+@require_capability("core.manage_roles")
+@require_POST
+def staff_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A member's lost second factor, taken away so they can set up a new one (their phone was lost)."""
+    commune = _commune(request)
+    member = Membership.objects.filter(commune=commune, user_id=user_id).select_related("user").first()
+    if member is None:  # a person of this commune only
+        raise Http404
+    person = member.user
+    try:
+        done = two_factor_reset(user=person, commune=commune, by=_user(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if not done:
+            messages.info(
+                request,
+                gettext("%(name)s n'avait pas de double authentification : rien à faire.")
+                % {"name": person.display_name},
+            )
+            return redirect("core:staff_roles")
+        messages.success(
+            request,
+            gettext(
+                "C'est fait : à sa prochaine connexion, %(name)s configurera une nouvelle application "
+                "d'authentification. Un message le lui dit."
+            )
+            % {"name": person.display_name},
         )
     return redirect("core:staff_roles")
 
@@ -813,6 +850,11 @@ urlpatterns = [
     path("gestion/agir/fin/", stop_acting, name="stop_acting"),
     path("gestion/roles/", staff_roles, name="staff_roles"),
     path("gestion/roles/<int:membership_id>/retirer/", staff_role_revoke, name="staff_role_revoke"),
+    path(
+        "gestion/roles/<int:user_id>/double-authentification/",
+        staff_two_factor_reset,
+        name="staff_two_factor_reset",
+    ),
     path("gestion/commune/", staff_commune, name="staff_commune"),
     path("logo-commune", commune_logo, name="commune_logo"),
     path("gestion/journal/", staff_audit, name="staff_audit"),
