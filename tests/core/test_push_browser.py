@@ -9,6 +9,7 @@ import json
 import pytest
 from django_scopes import scope
 
+from mairie.core.models import PushSubscription
 from mairie.core.notifications import push
 from mairie.core.services.notifications import push_subscribe
 from tests.browser.conftest import assert_accessible, browser, site, town  # noqa: F401  (fixtures)
@@ -122,3 +123,47 @@ def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vap
         }
     ]
     assert not [error for error in errors if "Content Security Policy" in error]
+
+
+def test_the_button_subscribes_this_browser_and_the_page_lists_it(site, town, vapid):  # noqa: F811
+    resident = make_user(town, first_name="Odette")
+    context = site.context(user=resident)
+    context.grant_permissions(["notifications"], origin=site.url)
+    # Headless Chromium has no push service to reach: the browser's subscribe() answers with a subscription
+    # made here, as Chrome would, after checking that the page passed our public key.
+    subscription = Browser("https://fcm.googleapis.com/fcm/send/odette-tablet").subscription()
+    context.add_init_script(
+        """(() => {
+            const made = MADE;
+            const expectedKey = EXPECTED_KEY;
+            PushManager.prototype.getSubscription = async () => null;
+            PushManager.prototype.subscribe = async function (options) {
+                const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)))
+                    .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+                if (!options.userVisibleOnly || key !== expectedKey) { throw new Error("wrong options"); }
+                return {toJSON: () => made};
+            };
+        })();""".replace("MADE", json.dumps(subscription)).replace("EXPECTED_KEY", json.dumps(vapid))
+    )
+    page = context.new_page()
+    page.goto("/mon-compte/")
+
+    page.get_by_role("button", name="Recevoir les notifications sur cet appareil").click()
+
+    page.get_by_role("button", name="Retirer Chrome sur Linux").wait_for()
+    with scope(commune=town):
+        [device] = PushSubscription.objects.all()
+    assert (device.user_id, device.endpoint) == (resident.pk, subscription["endpoint"])
+
+
+def test_a_refusal_is_explained_and_the_button_stays(site, town, vapid):  # noqa: F811
+    resident = make_user(town, first_name="Odette")
+    context = site.context(user=resident)
+    context.add_init_script("Notification.requestPermission = async () => 'denied';")
+    page = context.new_page()
+    page.goto("/mon-compte/")
+
+    page.get_by_role("button", name="Recevoir les notifications sur cet appareil").click()
+
+    page.get_by_role("status").get_by_text("Les notifications sont refusées pour ce site").wait_for()
+    assert page.get_by_role("button", name="Recevoir les notifications sur cet appareil").is_enabled()
