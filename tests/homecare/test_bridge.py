@@ -120,7 +120,9 @@ def pump(bridge: Bridge, until: Any, *, timeout: float = 20, what: str = "messag
 
 
 def subscribed(bridge: Bridge, publisher: Publisher) -> None:
-    """Waits until the broker routes our topics to the bridge (its SUBACK came back)."""
+    """Waits until the broker routes our topics to the bridge (its SUBACK came back), then until a marker
+    published after that went through: a message published before the SUBACK is not the bridge's."""
+    wait_until(bridge.subscribed.is_set, timeout=20, what="the broker's SUBACK")
     marker = f"ready-{uuid.uuid4().hex}".encode()
     handler = bridge.handler
     publisher.publish(GATEWAY, f"{BASE}/probe", marker)

@@ -202,6 +202,9 @@ class Bridge:
         self.counters = Counters()
         self.stop_requested = threading.Event()
         self.connected = threading.Event()
+        # Set once the broker has acknowledged our subscriptions on the current connection (SUBACK): from then on
+        # it routes the gateways' topics to us (the health check and the tests wait for it).
+        self.subscribed = threading.Event()
         self._disconnected = threading.Event()
         self._unsubacks = threading.Condition()
         self._unsubacked: set[int] = set()
@@ -263,6 +266,7 @@ class Bridge:
         with self._connection_lock:
             self._connection += 1
             self.connected.clear()
+            self.subscribed.clear()
             self._disconnected.set()
         if not self.stop_requested.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
@@ -277,6 +281,7 @@ class Bridge:
                 log.error("subscription to %s refused by the broker (%s): check its ACL", topic, code)
         if not refused:
             log.info("subscribed to %s", ", ".join(self.config.subscriptions()))
+            self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # Runs in paho's thread: an exception here would end that thread, so nothing may raise.
