@@ -86,8 +86,13 @@ def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vap
         "ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"])
     )
     cdp.send("ServiceWorker.enable")
-    page.wait_for_timeout(200)  # the protocol reports the existing registration as an event
-    registration_id = next(r["registrationId"] for r in registrations if r["scopeURL"] == site.url + "/")
+    # The protocol reports the existing registration as an event, soon after being enabled.
+    for _ in range(100):
+        found = [r["registrationId"] for r in registrations if r["scopeURL"] == site.url + "/"]
+        if found:
+            break
+        page.wait_for_timeout(50)
+    registration_id = found[0]
     message = {
         "title": "ALARME : Appel à l'aide",
         "body": "Chez Odette",
@@ -151,6 +156,7 @@ def test_the_button_subscribes_this_browser_and_the_page_lists_it(site, town, va
     page.get_by_role("button", name="Recevoir les notifications sur cet appareil").click()
 
     page.get_by_role("button", name="Retirer Chrome sur Linux").wait_for()
+    assert page.get_by_text("C'est fait : cet appareil recevra les notifications.").count() >= 1
     with scope(commune=town):
         [device] = PushSubscription.objects.all()
     assert (device.user_id, device.endpoint) == (resident.pk, subscription["endpoint"])

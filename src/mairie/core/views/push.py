@@ -49,6 +49,7 @@ def push_subscribe_view(request: HttpRequest) -> HttpResponse:
         )
     except InvalidSubscription as error:
         return _error(str(error))
+    messages.success(request, _("C'est fait : cet appareil recevra les notifications."))  # shown after reload
     return JsonResponse({"id": device.pk, "label": device.label}, status=201)
 
 
