@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
@@ -58,31 +60,62 @@ def test_account_roles_are_those_of_this_commune_only(client_for, commune, other
     assert "agent de mairie" not in body
 
 
-def test_edit_saves_name_email_and_phone(client_for, commune):
+def test_edit_saves_name_and_phone_and_a_new_email_once_confirmed(
+    client_for, commune, django_capture_on_commit_callbacks, mailoutbox
+):
     person = make_user(commune, first_name="Odile", last_name="Fournier", email="odile@example.org")
     client = client_for(commune, person)
-    response = client.post(
-        reverse("core:account_edit"),
-        {
-            "first_name": "Odile",
-            "last_name": "Fournier-Martin",
-            "email": "Odile.F@Example.org",
-            "phone": "06 12 34 56 78",
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("core:account_edit"),
+            {
+                "first_name": "Odile",
+                "last_name": "Fournier-Martin",
+                "email": "Odile.F@Example.org",
+                "phone": "06 12 34 56 78",
+            },
+        )
     assert response.status_code == 302
     person.refresh_from_db()
-    assert person.last_name == "Fournier-Martin"
-    assert person.email == "odile.f@example.org"
-    assert person.phone == "+33612345678"
+    assert person.last_name == "Fournier-Martin" and person.phone == "+33612345678"
+    assert person.email == "odile@example.org"  # not yet: a typo would cut her off from her sign-in codes
     [entry] = _audit(commune, "core.account.updated")
     assert entry.actor_id == person.pk
-    assert sorted(entry.data["changed"]) == ["email", "last_name", "phone"]
-    assert "Fournier" not in str(entry.data) and "odile" not in str(
-        entry.data
-    )  # which fields, never their values
+    assert sorted(entry.data["changed"]) == ["last_name", "phone"]
+    assert "Fournier" not in str(entry.data) and "odile" not in str(entry.data)  # which fields, never values
     follow = client.get(response["Location"]).content.decode()
+    assert "Nous avons envoyé un lien à odile.f@example.org" in follow
     assert "Vos informations ont été enregistrées" in follow
+    # The link went to the new address; opened (even signed out, on another device), it confirms it.
+    [sent] = [m for m in mailoutbox if m.to == ["odile.f@example.org"]]
+    link = re.search(r"https?://[^/\s]+(/mon-compte/adresse/[^\s]+/)", sent.body).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = client_for(commune).get(link)
+    assert confirmed.status_code == 200 and "odile.f@example.org" in confirmed.content.decode()
+    person.refresh_from_db()
+    assert person.email == "odile.f@example.org"
+    # The former address is told.
+    assert [m.subject for m in mailoutbox if m.to == ["odile@example.org"]] == ["Votre adresse e-mail a été changée"]
+    # Used once: opening it again changes nothing and says so.
+    again = client_for(commune).get(link)
+    assert again.status_code == 400 and "déjà servi" in again.content.decode()
+
+
+def test_a_tampered_or_old_email_link_changes_nothing(client_for, commune):
+    import time_machine
+    from django.utils import timezone
+
+    from mairie.core.services.privacy import email_change_token
+
+    person = make_user(commune, email="avant@example.org")
+    token = email_change_token(user=person, new_email="apres@example.org")
+    client = client_for(commune)
+    assert client.get(reverse("core:account_email_confirm", args=[token[:-3] + "abc"])).status_code == 400
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=25)):
+        late = client.get(reverse("core:account_email_confirm", args=[token]))
+    assert late.status_code == 400 and "expiré" in late.content.decode()
+    person.refresh_from_db()
+    assert person.email == "avant@example.org"
 
 
 def test_edit_form_starts_with_my_current_details(client_for, commune):

@@ -16,6 +16,9 @@ ACTION_LABELS: dict[str, str | Promise] = {
     # Accounts and signing in
     "core.account.created": _("Création du compte"),
     "core.account.updated": _("Modification du nom ou des coordonnées"),
+    "core.account.email_change_requested": _(
+        "Demande de changement d'adresse e-mail (lien envoyé à la nouvelle adresse)"
+    ),
     "core.account.language_changed": _("Changement de langue"),
     "core.account.preferences_changed": _("Changement de vos préférences de contact"),
     "core.account.password_reset_at_counter": _("Nouveau mot de passe donné au guichet de la mairie"),

@@ -191,12 +191,23 @@ def _send_email(notification: Notification) -> None:
     address = notification.recipient.email
     if not address:
         raise NoAddress("no email address")
-    commune = notification.commune
-    message = EmailMessage(
+    send_email_to(
+        commune=notification.commune,
+        to=address,
         subject=notification.subject,
         body=notification.body,
-        from_email=_sender_for(commune, notification.recipient.language),
-        to=[address],
+        language=notification.recipient.language,
+    )
+
+
+def send_email_to(*, commune: Commune, to: str, subject: str, body: str, language: str) -> None:
+    """One email from the commune to an address that is not (yet) a person's: a new address to confirm, or
+    the former one told of the change. Everything else goes through ``notify()`` and its queue."""
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=_sender_for(commune, language),
+        to=[to],
         reply_to=[commune.email] if commune.email else None,
         headers={COMMUNE_HEADER: str(commune.pk)},
     )

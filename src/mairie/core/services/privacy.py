@@ -11,6 +11,7 @@ import copy
 import logging
 from typing import Any
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -29,6 +30,8 @@ from mairie.core.models import (
     Role,
     User,
 )
+from mairie.core.notifications.delivery import send_email_to
+from mairie.core.notifications.rendering import render_message
 from mairie.core.permissions import ensure_capability, forget_roles
 from mairie.core.personal_data import export_document, run_erasure_handlers
 from mairie.core.phones import is_mobile, normalise_phone
@@ -116,6 +119,97 @@ def account_update_profile(
         data={"changed": changed},
     )
     return changed
+
+
+EMAIL_CHANGE_HOURS = 24
+_EMAIL_CHANGE_SALT = "mairie.core.email-change"
+
+
+def email_change_token(*, user: User, new_email: str) -> str:
+    """Signed: who, the new address, and the address it replaces (a link stops working once that changes)."""
+    return signing.dumps({"u": user.pk, "e": new_email, "o": user.email or ""}, salt=_EMAIL_CHANGE_SALT)
+
+
+def email_change_request(*, user: User, commune: Commune, new_email: str) -> None:
+    """A person changes their own email address: a link goes to the new address, which replaces the old one
+    only once opened (a typo would otherwise cut them off from their sign-in codes). Nothing changes now."""
+    values = check_profile(
+        user=user, first_name=user.first_name, last_name=user.last_name, email=new_email, phone=user.phone
+    )
+    email = values["email"]
+    if not email or email == user.email:
+        return
+    path = reverse("core:account_email_confirm", args=[email_change_token(user=user, new_email=email)])
+    rendered = render_message(
+        "core/email_change",
+        recipient=user,
+        commune=commune,
+        context={"commune_name": commune.name, "hours": EMAIL_CHANGE_HOURS},
+        url=path,
+    )
+    log_action("core.account.email_change_requested", commune=commune, actor=user, obj=user)
+    transaction.on_commit(
+        lambda: send_email_to(
+            commune=commune, to=email, subject=rendered.subject, body=rendered.email, language=user.language
+        )
+    )
+
+
+class EmailChangeRefused(ValidationError):
+    pass
+
+
+@transaction.atomic
+def email_change_confirm(*, token: str, commune: Commune) -> User:
+    """The link from the new address was opened: the account takes that address; the former one is told."""
+    try:
+        data = signing.loads(token, salt=_EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_HOURS * 3600)
+    except signing.SignatureExpired:
+        raise EmailChangeRefused(
+            _(
+                "Ce lien a expiré. Changez à nouveau votre adresse depuis « Mon compte » : un nouveau lien partira."
+            ),
+            code="expired",
+        ) from None
+    except signing.BadSignature:
+        raise EmailChangeRefused(
+            _("Ce lien n'est pas valide. Vérifiez qu'il est complet."), code="bad"
+        ) from None
+    with scopes_disabled():
+        user = (
+            User.objects.select_for_update()
+            .filter(pk=data["u"], is_active=True, erased_at__isnull=True)
+            .first()
+        )
+    if user is None or (user.email or "") != data["o"]:
+        raise EmailChangeRefused(
+            _("Ce lien a déjà servi, ou l'adresse du compte a changé depuis. Rien n'a été modifié."),
+            code="used",
+        )
+    former = user.email
+    account_update_profile(
+        user=user,
+        commune=commune,
+        by=user,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=data["e"],
+        phone=user.phone,
+    )
+    if former:
+        rendered = render_message(
+            "core/email_changed", recipient=user, commune=commune, context={"commune_name": commune.name}
+        )
+        transaction.on_commit(
+            lambda: send_email_to(
+                commune=commune,
+                to=former,
+                subject=rendered.subject,
+                body=rendered.email,
+                language=user.language,
+            )
+        )
+    return user
 
 
 @transaction.atomic

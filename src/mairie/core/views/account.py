@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -22,11 +23,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mairie.core.forms import Form
 from mairie.core.models import Commune, Membership, User
-from mairie.core.permissions import require_login
+from mairie.core.permissions import public, require_login
 from mairie.core.phones import format_phone
 from mairie.core.selectors import history_for, history_lines, mandate_given_by, mandates_given_by, role_labels
 from mairie.core.services.mandates import mandate_revoke
-from mairie.core.services.privacy import account_update_profile, check_profile
+from mairie.core.services.privacy import (
+    EMAIL_CHANGE_HOURS,
+    EmailChangeRefused,
+    account_update_profile,
+    check_profile,
+    email_change_confirm,
+    email_change_request,
+)
 
 HISTORY_PAGE_SIZE = 25
 
@@ -102,22 +110,47 @@ def account_edit(request: HttpRequest) -> HttpResponse:
     }
     form = ProfileForm(request.POST or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        # A new address (not a removed one) is only taken once the person opens the link sent to it.
+        new_email = data["email"] if data["email"] and data["email"] != user.email else None
+        if new_email:
+            data["email"] = user.email
         try:
-            changed = account_update_profile(
-                user=user,
-                commune=commune,
-                by=user,
-                **form.cleaned_data,
-            )
+            with transaction.atomic():
+                changed = account_update_profile(user=user, commune=commune, by=user, **data)
+                if new_email:
+                    email_change_request(user=user, commune=commune, new_email=new_email)
         except ValidationError as error:  # someone took the address in the meantime
             form.add_error(None, error)
         else:
+            if new_email:
+                messages.success(
+                    request,
+                    gettext(
+                        "Nous avons envoyé un lien à %(email)s. Votre adresse changera quand vous l'aurez ouvert "
+                        "(il fonctionne %(hours)d heures). D'ici là, vos messages partent vers l'adresse actuelle."
+                    )
+                    % {"email": new_email, "hours": EMAIL_CHANGE_HOURS},
+                )
             if changed:
                 messages.success(request, gettext("Vos informations ont été enregistrées."))
-            else:
+            elif not new_email:
                 messages.info(request, gettext("Rien n'a changé : vos informations étaient déjà celles-ci."))
             return redirect("core:account")
     return render(request, "core/account/edit.html", {"form": form})
+
+
+@public
+@require_GET
+def account_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link sent to a new address: opening it (signed in or not, on any device) confirms the address."""
+    try:
+        person = email_change_confirm(token=token, commune=request.commune)  # type: ignore[attr-defined]
+    except EmailChangeRefused as error:
+        return render(
+            request, "core/account/email_confirm.html", {"problem": " ".join(error.messages)}, status=400
+        )
+    return render(request, "core/account/email_confirm.html", {"email": person.email})
 
 
 @require_login
@@ -173,6 +206,7 @@ def account_mandate_revoke(request: HttpRequest, mandate_id: int) -> HttpRespons
 urlpatterns = [
     path("mon-compte/", account_home, name="account"),
     path("mon-compte/modifier/", account_edit, name="account_edit"),
+    path("mon-compte/adresse/<str:token>/", account_email_confirm, name="account_email_confirm"),
     path("mon-compte/historique/", account_history, name="account_history"),
     path("mon-compte/mandats/", account_mandates, name="account_mandates"),
     path(
