@@ -12,7 +12,7 @@ from django_scopes import scope
 from mairie.core.models import PushSubscription
 from mairie.core.notifications import push
 from mairie.core.services.notifications import push_subscribe
-from tests.browser.conftest import assert_accessible, browser, site, town  # noqa: F401  (fixtures)
+from tests.browser.conftest import assert_accessible
 from tests.core.push_support import Browser
 from tests.factories import make_user
 
@@ -27,7 +27,7 @@ def vapid(settings):
     return public
 
 
-def test_the_account_section_passes_axe_with_and_without_javascript(site, town, vapid):  # noqa: F811
+def test_the_account_section_passes_axe_with_and_without_javascript(site, town, vapid):
     resident = make_user(town, first_name="Odette")
     with scope(commune=town):
         push_subscribe(
@@ -62,7 +62,7 @@ def test_the_account_section_passes_axe_with_and_without_javascript(site, town, 
     assert plain.get_by_text("Aucun appareil ne reçoit de notifications").is_visible()
 
 
-def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vapid):  # noqa: F811
+def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vapid):
     resident = make_user(town, first_name="Odette")
     context = site.context(user=resident)
     context.grant_permissions(["notifications"], origin=site.url)
@@ -130,7 +130,7 @@ def test_the_service_worker_registers_and_shows_a_pushed_message(site, town, vap
     assert not [error for error in errors if "Content Security Policy" in error]
 
 
-def test_the_button_subscribes_this_browser_and_the_page_lists_it(site, town, vapid):  # noqa: F811
+def test_the_button_subscribes_this_browser_and_the_page_lists_it(site, town, vapid):
     resident = make_user(town, first_name="Odette")
     context = site.context(user=resident)
     context.grant_permissions(["notifications"], origin=site.url)
@@ -162,7 +162,7 @@ def test_the_button_subscribes_this_browser_and_the_page_lists_it(site, town, va
     assert (device.user_id, device.endpoint) == (resident.pk, subscription["endpoint"])
 
 
-def test_a_refusal_is_explained_and_the_button_stays(site, town, vapid):  # noqa: F811
+def test_a_refusal_is_explained_and_the_button_stays(site, town, vapid):
     resident = make_user(town, first_name="Odette")
     context = site.context(user=resident)
     context.add_init_script("Notification.requestPermission = async () => 'denied';")

@@ -10,11 +10,11 @@ from mairie.core.acting import Actor
 from mairie.core.models import Role
 from mairie.homecare.models import Contact, Device, Gateway
 from mairie.homecare.services import homes as services
-from tests.browser.conftest import assert_accessible, browser, site, town  # noqa: F401  (fixtures)
+from tests.browser.conftest import assert_accessible
 from tests.factories import make_user
 
 
-def test_set_up_a_home_by_clicking_and_every_page_passes_axe(site, town):  # noqa: F811
+def test_set_up_a_home_by_clicking_and_every_page_passes_axe(site, town):
     with scopes_disabled():
         town.enabled_modules = [*town.enabled_modules, "homecare"]
         town.save(update_fields=["enabled_modules"])

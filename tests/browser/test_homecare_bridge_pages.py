@@ -1,53 +1,31 @@
 """The bridge pages in a real browser: no axe-core violation (WCAG 2.1 A and AA, and the suite's structure
 rules), the error after a refused note included; without JavaScript, a dead letter is closed from its form.
 
-The crawler of ``tests/browser`` leaves ``/admin/`` alone and walks as a commune's people, never as a platform
-operator, so these pages are checked here. The browser fixtures of ``tests/browser/conftest.py`` are imported
-when the test runs (importing that module sets ``DJANGO_ALLOW_ASYNC_UNSAFE``, which the other tests must not get),
-and the test is marked ``browser`` so that ``make test`` runs it in the browser tests' own process.
+The crawler leaves ``/admin/`` alone and walks as a commune's people, never as a platform operator, so these
+pages are checked here, with the session's browser.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from mairie.core.models import Role, User
 from mairie.homecare.bridge_stats import add_counts, keep_dead_letter
 from mairie.homecare.models import BridgeCounter, Device, Gateway
-from tests.factories import make_commune, make_user
+from tests.factories import make_user
 from tests.homecare.homes_support import make_home
-
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def browser_tools(live_server: Any, transactional_db: None) -> Iterator[dict[str, Any]]:
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
+def browser_tools(site: Any, town: Any) -> dict[str, Any]:
     from tests.browser import conftest as harness
 
-    with scopes_disabled():
-        town = make_commune("Val-de-Brume", hosts=("localhost",))
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_FLAGS)
-        site = harness.Site(chromium, live_server.url)
-        try:
-            yield {"site": site, "town": town, "harness": harness}
-        finally:
-            site.close()
-            chromium.close()
-            # Without this, PostgreSQL refuses to drop the test database at the end of the session ("accessed by
-            # other users"): a connection opened during the test outlives it when the browser is per test.
-            connections.close_all()
+    return {"site": site, "town": town, "harness": harness}
 
 
 def _problems(harness: Any, page: Any, where: str) -> list[str]:
