@@ -70,6 +70,10 @@ class OutboxMessage(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # Sign-in codes and links pass through here in the demo: read within one commune's scope, like every
+    # commune's data (platform mail, without a commune, only with scopes disabled).
+    objects = ScopedManager(commune="commune")
+
     class Meta:
         ordering = ["-created_at", "-id"]
 

@@ -325,7 +325,8 @@ def _erase_sign_in_traces(person: User) -> None:
         device.delete()
     addresses = [value for value in (person.email, person.phone) if value]
     if addresses:
-        OutboxMessage.objects.filter(to__in=addresses).delete()
+        with scopes_disabled():  # what was kept for the person in every commune, and platform mail
+            OutboxMessage.objects.filter(to__in=addresses).delete()
     # Counters of failed sign-ins are keyed by account, or by the login typed (see services.login).
     keys = [f"user:{person.pk}"] + [f"login:{value.lower()}" for value in [*addresses, person.username]]
     LoginFailure.objects.filter(key__in=keys).delete()
