@@ -34,14 +34,28 @@ class RenderedMessage:
     push: str = ""
 
 
+def _first_host(commune: Commune) -> str:
+    """The commune's first host name, read once per commune object (a notification renders several links, an
+    alarm notifies several people: one query, not one per link)."""
+    host: str | None = getattr(commune, "_mairie_first_host", None)
+    if host is None:
+        with scopes_disabled():  # CommuneHost is platform data, read for this one commune
+            found = (
+                CommuneHost.objects.filter(commune=commune)
+                .order_by("pk")
+                .values_list("host", flat=True)
+                .first()
+            )
+        host = found or ""
+        commune._mairie_first_host = host  # type: ignore[attr-defined]
+    return host
+
+
 def absolute_url(commune: Commune, path: str) -> str:
     """``/mon-compte/`` → ``https://<the commune's first host name>/mon-compte/``; absolute URLs unchanged."""
     if not path or path.startswith(("http://", "https://")):
         return path
-    with scopes_disabled():  # CommuneHost is platform data, read for this one commune
-        host = (
-            CommuneHost.objects.filter(commune=commune).order_by("pk").values_list("host", flat=True).first()
-        )
+    host = _first_host(commune)
     if not host:
         return path
     port = str(getattr(settings, "MAIRIE_LINK_PORT", "") or "")
