@@ -151,8 +151,10 @@ def notify(
                     push_subscription=device,
                 )
             )
+    Notification.objects.bulk_create(
+        rows
+    )  # one statement for every channel and device (keys set: PostgreSQL, SQLite)
     for row in rows:
-        row.save(force_insert=True)
         if row.channel != Channel.IN_APP and row.send_after <= now:
             enqueue_on_commit(deliver_notification, row.pk)
     return rows
