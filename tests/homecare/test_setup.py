@@ -555,3 +555,49 @@ def test_the_list_costs_the_same_number_of_queries_for_one_home_or_several(world
         body = page(client.get(url))
     assert "4 logements" in body
     assert len(four) == len(one)
+
+
+def test_a_person_without_an_account_is_made_one_at_the_desk_and_staff_come_back_with_her(commune):
+    import re as regex
+
+    from mairie.core.models import User
+
+    enable(commune)
+    agent = make_user(commune, Role.AGENT)
+    client = client_as(commune, agent)
+    start = reverse("homecare:setup_home_create")
+    link = regex.search(
+        r'href="([^"]*/gestion/habitants/nouveau/\?next=[^"]+)"', page(client.get(start))
+    ).group(1)
+    desk = client.get(link.replace("&amp;", "&"))
+    token = regex.search(r'name="token" value="([^"]+)"', desk.content.decode()).group(1)
+    assert 'name="next" value="/teleassistance/gestion/logements/nouveau/"' in desk.content.decode()
+    form = {
+        "token": token,
+        "first_name": "Rose",
+        "last_name": "Lemoine",
+        "email": "",
+        "phone": "",
+        "password": "",
+    }
+    sheet = client.post(link.replace("&amp;", "&"), {**form, "next": start})
+    with scopes_disabled():
+        rose = User.objects.get(first_name="Rose", last_name="Lemoine")
+    # A printed sheet first (no email nor phone: a temporary password), then on to her home.
+    assert f'href="{start}?personne={rose.pk}"' in sheet.content.decode()
+    step_two = page(client.get(f"{start}?personne={rose.pk}"))
+    assert "Rose Lemoine" in step_two
+    # Where to go next is this site only.
+    desk = client.get(reverse("core:staff_resident_create"))
+    token = regex.search(r'name="token" value="([^"]+)"', desk.content.decode()).group(1)
+    chosen = {
+        **form,
+        "token": token,
+        "first_name": "Paul",
+        "phone": "06 11 22 33 99",
+        "password": "un mot de passe solide",
+    }
+    away = client.post(reverse("core:staff_resident_create"), {**chosen, "next": "https://ailleurs.example/"})
+    with scopes_disabled():
+        paul = User.objects.get(first_name="Paul", last_name="Lemoine")
+    assert away.status_code == 302 and away["Location"] == reverse("core:staff_resident", args=[paul.pk])

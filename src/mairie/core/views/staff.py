@@ -51,6 +51,7 @@ from mairie.core.services.mandates import (
     mandate_start,
     mandate_stop,
 )
+from mairie.core.views.pages import _safe_next
 
 PAGE_SIZE = 50
 
@@ -221,7 +222,9 @@ class CounterAccountForm(Form):
 _TOKENS_KEY = "mairie_counter_tokens"
 
 
-def _sheet_response(request: HttpRequest, person: User, password: str, *, new_account: bool) -> HttpResponse:
+def _sheet_response(
+    request: HttpRequest, person: User, password: str, *, new_account: bool, then: str = ""
+) -> HttpResponse:
     """The printable sign-in sheet. Shown once, never cached: the password exists nowhere else in clear."""
     response = render(
         request,
@@ -231,11 +234,21 @@ def _sheet_response(request: HttpRequest, person: User, password: str, *, new_ac
             "password": password,
             "new_account": new_account,
             "login_url": request.build_absolute_uri(reverse("core:login")),
+            "then": then,
         },
     )
     add_never_cache_headers(response)
     response.headers["Cache-Control"] = "no-store, private"
     return response
+
+
+def _then_with_person(request: HttpRequest, person: User) -> str:
+    """Where the staff member was going before making the account (``?next=``, this site only), told who it is
+    for: a module's page (e.g. setting up a connected home) picks the new person up from ``?personne=<id>``."""
+    then = _safe_next(request, "")
+    if not then:
+        return ""
+    return f"{then}{'&' if '?' in then else '?'}personne={person.pk}"
 
 
 @require_capability("core.manage_residents")
@@ -263,12 +276,13 @@ def staff_resident_create(request: HttpRequest) -> HttpResponse:
             )
             tokens[token] = person.pk
             request.session[_TOKENS_KEY] = tokens
+            then = _then_with_person(request, person)
             if temporary:
-                return _sheet_response(request, person, temporary, new_account=True)
+                return _sheet_response(request, person, temporary, new_account=True, then=then)
             messages.success(
                 request, gettext("Le compte de %(name)s est créé.") % {"name": person.display_name}
             )
-            return redirect("core:staff_resident", user_id=person.pk)
+            return redirect(then) if then else redirect("core:staff_resident", user_id=person.pk)
         if token not in tokens:  # expired or unknown: nothing saved, a fresh form token to send again
             if form.is_valid():
                 form.add_error(
@@ -277,7 +291,7 @@ def staff_resident_create(request: HttpRequest) -> HttpResponse:
             form.data = {**form.data.dict(), "token": _new_token(request)}  # type: ignore[attr-defined]
     else:
         form = CounterAccountForm(initial={"token": _new_token(request)})
-    return render(request, "core/staff/resident_create.html", {"form": form})
+    return render(request, "core/staff/resident_create.html", {"form": form, "next": _safe_next(request, "")})
 
 
 def _new_token(request: HttpRequest) -> str:
