@@ -132,8 +132,7 @@ def _notify_contact(alarm: Alarm, home: Home, contact: Contact, template: str) -
     )
 
 
-def _notify_operators(alarm: Alarm, home: Home, template: str) -> int:
-    operators = operators_of(alarm.commune, home)
+def _notify_operators(alarm: Alarm, home: Home, operators: list[User], template: str) -> int:
     for operator in operators:
         notify(
             recipient=operator,
@@ -187,11 +186,10 @@ def advance(alarm: Alarm, *, now: datetime) -> bool:
     next_at = None if final else now + timedelta(minutes=home.ack_minutes)
     # "Notified" only once someone really was: a step that finds nobody to tell leaves the alarm "raised",
     # red at the top of the console, never looking taken care of.
-    tells_someone = action is not None and (
-        action.kind == CONTACT
-        or bool(operators_of(alarm.commune, home))
-        or (action.kind == EMERGENCY and bool(notified_contacts(alarm)))
-    )
+    kind = action.kind if action is not None else None
+    operators = operators_of(alarm.commune, home) if kind in (OPERATOR, EMERGENCY) else []
+    told_before = notified_contacts(alarm) if kind == EMERGENCY else []
+    tells_someone = kind == CONTACT or bool(operators) or bool(told_before)
     new_state = Alarm.State.NOTIFIED if tells_someone else alarm.state
     claimed = Alarm.objects.filter(
         pk=alarm.pk,
@@ -225,7 +223,7 @@ def advance(alarm: Alarm, *, now: datetime) -> bool:
         )
         data.update(to="contact", contact=action.contact.pk)
     elif action is not None and action.kind == OPERATOR:
-        count = _notify_operators(alarm, home, "homecare/alarm_operator")
+        count = _notify_operators(alarm, home, operators, "homecare/alarm_operator")
         AlarmEvent.objects.create(
             commune=alarm.commune,
             alarm=alarm,
@@ -235,8 +233,8 @@ def advance(alarm: Alarm, *, now: datetime) -> bool:
         )
         data.update(to="operator", operators=count)
     elif action is not None and action.kind == EMERGENCY:
-        count = _notify_operators(alarm, home, "homecare/alarm_emergency")
-        for contact in notified_contacts(alarm):
+        count = _notify_operators(alarm, home, operators, "homecare/alarm_emergency")
+        for contact in told_before:
             _notify_contact(alarm, home, contact, "homecare/alarm_emergency")
         number = rules.emergency_number(alarm.kind)
         AlarmEvent.objects.create(
