@@ -23,15 +23,25 @@ from django_scopes import scopes_disabled
 from mairie.homecare.models import Gateway
 
 
-def password_lines(existing: str = "", written_before: frozenset[str] = frozenset()) -> list[str]:
-    """The file's lines: the existing users that are not gateways (nor were written as gateways by an earlier
-    run: ``written_before``) first, then every gateway with a password."""
+def gateway_logins() -> list[tuple[str, str]]:
+    """``(mqtt_username, password_hash)`` of every gateway with a password, in key order."""
     with scopes_disabled():  # platform-level: the broker serves every commune
-        gateways = list(
+        return list(
             Gateway.objects.exclude(password_hash="")
             .order_by("pk")
             .values_list("mqtt_username", "password_hash")
         )
+
+
+def password_lines(
+    existing: str = "",
+    written_before: frozenset[str] = frozenset(),
+    gateways: list[tuple[str, str]] | None = None,
+) -> list[str]:
+    """The file's lines: the existing users that are not gateways (nor were written as gateways by an earlier
+    run: ``written_before``) first, then every gateway with a password (``gateways``, read if not given)."""
+    if gateways is None:
+        gateways = gateway_logins()
     names = {name for name, _ in gateways} | written_before
     kept = [
         line
@@ -73,9 +83,9 @@ class Command(BaseCommand):
         existing = path.read_text() if path.exists() else ""
         record = path.with_name(f"{path.name}.gateways")
         written_before = frozenset(record.read_text().split()) if record.exists() else frozenset()
-        lines = password_lines(existing, written_before)
-        with scopes_disabled():
-            current = set(Gateway.objects.exclude(password_hash="").values_list("mqtt_username", flat=True))
+        gateways = gateway_logins()
+        lines = password_lines(existing, written_before, gateways)
+        current = {name for name, _digest in gateways}
         users = [line.split(":", 1)[0] for line in lines]
         _replace(path, "".join(f"{line}\n" for line in lines), path)
         _replace(record, "".join(f"{name}\n" for name in users if name in current), path)
