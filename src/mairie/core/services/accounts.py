@@ -167,13 +167,19 @@ def two_factor_backup_codes_renew(*, user: User, commune: Commune | None) -> lis
     return codes
 
 
+def _remove_second_factor(user: User) -> int:
+    """Deletes the person's authenticator apps and backup codes; returns the rows deleted (0: there were none)."""
+    return (
+        TOTPDevice.objects.filter(user=user).delete()[0] + StaticDevice.objects.filter(user=user).delete()[0]
+    )
+
+
 @transaction.atomic
 def two_factor_disable(*, user: User, commune: Commune) -> None:
     """Only for people whose roles do not require it."""
     if needs_second_factor(user, commune):
         raise PermissionDenied("two-factor authentication is required for this person's roles")
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    _remove_second_factor(user)
     log_action("core.auth.two_factor_disabled", commune=commune, actor=user, obj=user)
 
 
@@ -214,10 +220,7 @@ def two_factor_reset(*, user: User, commune: Commune, by: User) -> bool:
             ),
             code="elsewhere",
         )
-    removed = (
-        TOTPDevice.objects.filter(user=user).delete()[0] + StaticDevice.objects.filter(user=user).delete()[0]
-    )
-    if not removed:
+    if not _remove_second_factor(user):
         return False
     log_action("core.auth.two_factor_reset", commune=commune, actor=by, obj=user)
     from django.urls import reverse
