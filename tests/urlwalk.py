@@ -404,17 +404,21 @@ def verify_second_factor(client: Client, user: User) -> None:
     session.save()
 
 
+def asks_second_factor(user: User) -> bool:
+    """Whether the site asks ``user`` for a second factor somewhere: platform operators, and the roles that are
+    sensitive or hold a sensitive capability."""
+    with scopes_disabled():
+        return (
+            user.is_superuser or Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
+        )
+
+
 def client_as(host: str, user: User | None, *, verified: bool = True, csrf: bool = False) -> Client:
     """A test client on ``host``, signed in as ``user``, second factor done if their roles need it."""
     client = Client(HTTP_HOST=host, raise_request_exception=False, enforce_csrf_checks=csrf)
     if user is not None:
         client.force_login(user, backend=BACKEND)
-        with scopes_disabled():
-            sensitive = (
-                user.is_superuser
-                or Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
-            )
-        if verified and sensitive:
+        if verified and asks_second_factor(user):
             verify_second_factor(client, user)
     return client
 

@@ -27,9 +27,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from mairie.core.colors import contrast_ratio
-from mairie.core.models import Commune, Membership, User
-from mairie.core.permissions import second_factor_roles
+from mairie.core.models import Commune, User
 from tests.factories import make_commune
+from tests.urlwalk import asks_second_factor, verify_second_factor
 
 CHROMIUM = os.environ.get("MAIRIE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -161,20 +161,8 @@ def signed_in_session(user: User, data: dict[str, Any] | None = None) -> str:
         session = client.session
         session.update(data)
         session.save()
-    with scopes_disabled():
-        sensitive = (
-            user.is_superuser or Membership.objects.filter(user=user, role__in=second_factor_roles()).exists()
-        )
-    if sensitive:
-        from django_otp import DEVICE_ID_SESSION_KEY
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-            user=user, name="téléphone", confirmed=True
-        )
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
+    if asks_second_factor(user):
+        verify_second_factor(client, user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
