@@ -164,9 +164,13 @@ def test_100000_hostile_messages_through_the_broker_no_crash_nothing_written_all
         )
         assert bridge.running, bridge.log()
         assert bridge.terminate() == 0
-        reasons = dict(
-            database.query("SELECT reason, sum(count) FROM homecare_bridgecounter GROUP BY reason")
-        )
+        reasons = {  # "staged" is back to 0 once everything staged is applied
+            reason: count
+            for reason, count in database.query(
+                "SELECT reason, sum(count) FROM homecare_bridgecounter GROUP BY reason"
+            )
+            if count
+        }
         assert reasons.pop("ok") == 1  # the marker
         assert set(reasons) <= DROP_REASONS, reasons
         assert reasons["too_large"] == families["megabyte"]

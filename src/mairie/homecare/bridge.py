@@ -60,6 +60,9 @@ TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 ACCEPTED = "ok"
 ERROR = "error"
 BAD_TOPIC = "malformed"
+# Received, committed and acknowledged, not yet applied: the counter goes down as staged messages are applied
+# (under the name of the bridge that staged them), so a bridge's counters still add up to what it received.
+STAGED = "staged"
 
 
 class _RetryCarefully(Exception):
@@ -108,6 +111,13 @@ class BridgeConfig:
     tls: bool = False
     ca_file: str = ""
     batch_size: int = 100
+    # While behind (a backlog in the queue, or rows already staged), messages are staged instead of applied:
+    # see mairie.homecare.staging. Only with the ingestion's batch handler (a test's handler sees every message).
+    staging: bool = True
+    stage_batch_size: int = 1000
+    # Applying a chunk holds back what arrives meanwhile (a call for help included): ~0.1 s for 200 here.
+    apply_batch_size: int = 200
+    apply_interval_s: float = 5.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     log_interval_s: float = 60.0
@@ -163,6 +173,19 @@ class Counters:
         }
 
 
+def _from_staged(row: Any) -> Received:
+    """A staged row as a received message that is never acknowledged (it was, when it was staged)."""
+    return Received(
+        topic=row.topic,
+        payload=row.payload,
+        mid=0,
+        qos=0,
+        dup=False,
+        connection=-1,
+        received_at=row.received_at,
+    )
+
+
 def record_batch_counts(*, bridge: str, counts: Counter[str]) -> None:
     """Adds the batch's counts to the bridge's rows, inside the batch's transaction (swappable in tests)."""
     from mairie.homecare.bridge_stats import add_counts
@@ -211,7 +234,12 @@ class Bridge:
         # Bounded: Mosquitto 2.0.11 does not hold to max_inflight_messages once acknowledgements flow (each PUBACK
         # releases up to that many queued messages), so a backlog would otherwise all land in this process.
         # When full, the network thread waits here, stops reading, and TCP holds the broker back.
-        self._inbox: queue.Queue[Received] = queue.Queue(maxsize=max(1000, 4 * config.batch_size))
+        self._inbox: queue.Queue[Received] = queue.Queue(
+            maxsize=max(1000, 4 * config.batch_size, config.stage_batch_size)
+        )
+        # Whether staged rows may be waiting (true at start: a bridge that stopped may have left some).
+        self._staged_waiting = True
+        self._last_apply = 0.0
         # Guards the connection number and the connected flag against acknowledgements sent meanwhile.
         self._connection_lock = threading.Lock()
         self._connection = 0
@@ -376,19 +404,43 @@ class Bridge:
             self._unsubacked.add(mid)
             self._unsubacks.notify_all()
 
+    @property
+    def stages(self) -> bool:
+        return self.config.staging and self.batch_handler is not None
+
     def process_next(self, *, timeout: float) -> int:
-        """Waits up to ``timeout`` for messages, processes one batch, acknowledges it; returns its size."""
-        try:
-            first = self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            return 0
-        batch = [first]
-        while len(batch) < self.config.batch_size:
+        """Processes one batch of received messages and acknowledges it; returns its size.
+
+        Caught up, it waits up to ``timeout`` for messages and applies them. Behind (a backlog queued here, or
+        staged rows waiting), it stages what has arrived and, unless the backlog is still growing, applies a
+        chunk of the staged rows (see ``mairie.homecare.staging``)."""
+        if not (self.stages and (self._staged_waiting or self._inbox.qsize() >= self.config.batch_size)):
+            return self._apply_received(timeout=timeout)
+        batch = self._take(self.config.stage_batch_size)
+        handled = self._stage(self._without_expected_redeliveries(batch)) if batch else 0
+        if self._staged_waiting and (
+            self._inbox.qsize() < self.config.batch_size
+            or time.monotonic() - self._last_apply >= self.config.apply_interval_s
+        ):
+            # A burst being taken in goes first, but never for longer than apply_interval_s at a time.
+            self._apply_staged()
+        return handled
+
+    def _take(self, limit: int, *, first: Received | None = None) -> list[Received]:
+        batch = [first] if first is not None else []
+        while len(batch) < limit:
             try:
                 batch.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        batch = self._without_expected_redeliveries(batch)
+        return batch
+
+    def _apply_received(self, *, timeout: float) -> int:
+        try:
+            first = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return 0
+        batch = self._without_expected_redeliveries(self._take(self.config.batch_size, first=first))
         handled = 0
         while handled < len(batch):
             committed = self._commit_with_retries(batch[handled:])
@@ -397,6 +449,39 @@ class Bridge:
             self._acknowledge(batch[handled : handled + committed])
             handled += committed
         return handled
+
+    def _stage(self, batch: list[Received]) -> int:
+        """Stages the batch and applies its calls for help, in one transaction; acknowledges it once committed.
+        Returns how many messages were handled (0 when stopping before the commit)."""
+        from mairie.homecare.payloads import MAX_PAYLOAD_BYTES
+        from mairie.homecare.services.ingest import MAX_TOPIC, may_call_for_help
+
+        now: list[Received] = []
+        later: list[Received] = []
+        for message in batch:
+            if (
+                message.topic is None
+                or len(message.topic) > MAX_TOPIC
+                or len(message.payload) > MAX_PAYLOAD_BYTES
+                or may_call_for_help(message.payload)
+            ):
+                now.append(message)  # calls for help, and what will be refused anyway (counted at once)
+            else:
+                later.append(message)
+        committed = self._commit_with_retries(now, stage=later, whole=True)
+        if committed is None:
+            return 0
+        self._staged_waiting = self._staged_waiting or bool(later)
+        self._acknowledge(batch)
+        return len(batch)
+
+    def _apply_staged(self) -> int:
+        """Applies the oldest staged rows (a chunk), deleting them in the same transaction; returns how many."""
+        self._last_apply = time.monotonic()
+        applied = self._commit_with_retries([], apply_staged=True)
+        if applied == 0:
+            self._staged_waiting = False  # none left (or all being applied by another bridge)
+        return applied or 0
 
     def _without_expected_redeliveries(self, batch: list[Received]) -> list[Received]:
         """Drops the messages of an older connection when the current one resumed the session: the broker
@@ -409,28 +494,38 @@ class Bridge:
             current = self._connection
         return [message for message in batch if message.connection == current]
 
-    def _commit_with_retries(self, batch: list[Received]) -> int | None:
-        """Commits the batch, or its beginning up to the first message that raised an alarm; returns how many
-        messages were committed, or None when stopping."""
+    def _commit_with_retries(
+        self,
+        batch: list[Received],
+        *,
+        stage: Sequence[Received] = (),
+        whole: bool = False,
+        apply_staged: bool = False,
+    ) -> int | None:
+        """Commits the batch, or its beginning up to the first message that raised an alarm (all of it when
+        ``whole``), with ``stage`` staged in the same transaction; with ``apply_staged``, a chunk of staged rows
+        instead of ``batch``. Returns how many messages were handled, or None when stopping."""
         delay = self.config.retry_initial_s
         careful = False
+        what = "staged messages" if apply_staged else f"{len(batch) + len(stage)} message(s)"
         while True:
             try:
-                counts, committed = self._commit(batch, careful=careful)
+                counts, committed = self._commit(
+                    batch, careful=careful, stage=stage, whole=whole, apply_staged=apply_staged
+                )
             except _RetryCarefully:
                 careful = True  # at once, not a failure: see _handle
                 continue
             except TRANSIENT_DATABASE_ERRORS as error:
-                log.warning(
-                    "database unavailable (%s); retrying %d message(s) in %.1f s", error, len(batch), delay
-                )
+                log.warning("database unavailable (%s); retrying %s in %.1f s", error, what, delay)
             except Exception:
                 # Not a message's fault (those are dead-lettered inside _commit): an error after the commit
                 # (an on_commit hook) or in the counters. Retrying is safe: the handler deduplicates.
-                log.exception("batch of %d message(s) failed; retrying in %.1f s", len(batch), delay)
+                log.exception("batch of %s failed; retrying in %.1f s", what, delay)
             else:
                 self.counters.total.update(counts)
                 self.counters.redelivered += sum(1 for message in batch[:committed] if message.dup)
+                self.counters.redelivered += sum(1 for message in stage if message.dup)
                 return committed
             self.counters.retries += 1
             self._close_database_connections()
@@ -438,33 +533,64 @@ class Bridge:
                 return None  # stopping: nothing acknowledged, the broker delivers the batch again
             delay = min(delay * 2, self.config.retry_max_s)
 
-    def _commit(self, batch: list[Received], *, careful: bool = False) -> tuple[Counter[str], int]:
-        """One transaction for the batch; it ends early after a message that raised an alarm, so that the alarm
-        is committed (and its notifications and console event leave) without waiting for the messages behind
-        it. Returns the counts and how many messages the transaction holds."""
-        counts: Counter[str] = Counter()
-        committed = 0
+    def _commit(
+        self,
+        batch: list[Received],
+        *,
+        careful: bool = False,
+        stage: Sequence[Received] = (),
+        whole: bool = False,
+        apply_staged: bool = False,
+    ) -> tuple[Counter[str], int]:
+        """One transaction for the batch; unless ``whole``, it ends early after a message that raised an alarm,
+        so that the alarm is committed (and its notifications and console event leave) without waiting for the
+        messages behind it. Returns the counts and how many messages of the batch the transaction holds."""
+        from mairie.homecare import staging
+
         batch_handler = None if careful else self.batch_handler
+        whole = whole or apply_staged
+        per_bridge: dict[str, Counter[str]] = {}
         with transaction.atomic():
+            claimed: list[Any] = []
+            if apply_staged:
+                claimed = staging.claim(limit=self.config.apply_batch_size)
+                batch = [_from_staged(row) for row in claimed]
+            if stage:
+                staging.stage(bridge=self.config.client_id, messages=stage)
             if batch_handler is not None:
-                counts, committed = self._handle_batch(batch_handler, batch)
+                reasons = self._handle_batch(batch_handler, batch, whole=whole)
             else:
+                reasons = []
                 for message in batch:
                     reason, alarm = self._handle(message, careful=careful)
-                    counts[reason] += 1
-                    committed += 1
-                    if alarm:
+                    reasons.append(reason)
+                    if alarm and not whole:
                         break
+            if apply_staged:
+                staging.delete(claimed)
+                for row, reason in zip(claimed, reasons, strict=True):
+                    counts = per_bridge.setdefault(row.bridge, Counter())
+                    counts[reason] += 1
+                    counts[STAGED] -= 1
+            else:
+                counts = per_bridge.setdefault(self.config.client_id, Counter(reasons))
+                if stage:
+                    counts[STAGED] += len(stage)
             if self._record_counts is not None:
-                self._record_counts(bridge=self.config.client_id, counts=counts)
-        return counts, committed
+                for bridge, counts in per_bridge.items():
+                    self._record_counts(bridge=bridge, counts=counts)
+        total: Counter[str] = Counter()
+        for counts in per_bridge.values():
+            total.update(counts)
+        return total, len(reasons)
 
-    def _handle_batch(self, handler: BatchHandler, batch: list[Received]) -> tuple[Counter[str], int]:
-        """The whole batch in one call (a few queries for all its messages). Any failure but a transient database
-        error sends the batch back to be run carefully, message by message, to find and keep the culprit."""
+    def _handle_batch(self, handler: BatchHandler, batch: list[Received], *, whole: bool) -> list[str]:
+        """The whole batch in one call (a few queries for all its messages); the reason counted for each message
+        handled, in order. Any failure but a transient database error sends the batch back to be run carefully,
+        message by message, to find and keep the culprit."""
         readable = [message for message in batch if message.topic is not None]
         try:
-            outcomes = handler(readable, stop_after_alarm=True) if readable else []
+            outcomes = handler(readable, stop_after_alarm=not whole) if readable else []
         except TRANSIENT_DATABASE_ERRORS:
             raise
         except Exception as error:
@@ -472,20 +598,20 @@ class Bridge:
                 "batch of %d message(s) failed (%r); running it one message at a time", len(batch), error
             )
             raise _RetryCarefully from error
-        counts: Counter[str] = Counter()
+        reasons: list[str] = []
         handled = 0
-        committed = 0
         for message in batch:
             if handled == len(outcomes) < len(readable):
                 break  # the handler stopped after an alarm: the rest goes in the next transaction
-            committed += 1
             if message.topic is None:
-                counts[BAD_TOPIC] += 1
+                reasons.append(BAD_TOPIC)
                 continue
             outcome = outcomes[handled]
             handled += 1
-            counts[(outcome.reason or ACCEPTED) if outcome.accepted else (outcome.reason or "dropped")] += 1
-        return counts, committed
+            reasons.append(
+                (outcome.reason or ACCEPTED) if outcome.accepted else (outcome.reason or "dropped")
+            )
+        return reasons
 
     def _handle(self, message: Received, *, careful: bool) -> tuple[str, bool]:
         """Runs the handler; a failure that is not the database's is kept as a dead letter.

@@ -76,6 +76,7 @@ NOTE_MAX_CHARS = 1000
 
 REASON_LABELS: dict[str, str | Promise] = {
     "ok": _("message traité"),
+    "staged": _("message reçu et enregistré, en attente de traitement"),
     "ignored": _("message sans intérêt pour nous (commande, réglage de la passerelle)"),
     "sampled": _("relevé de compteur trop rapproché du précédent (non gardé)"),
     "duplicate": _("message reçu en double"),

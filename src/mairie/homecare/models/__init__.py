@@ -1,6 +1,6 @@
 from .alarms import Alarm, AlarmEvent
 from .automation import HeatingSetpoint, Schedule
-from .bridge import BridgeCounter, BridgeDeadLetter
+from .bridge import BridgeCounter, BridgeDeadLetter, StagedMessage
 from .commands import DeviceCommand
 from .events import DeviceEvent, EnergyReading
 from .homes import Contact, Device, Gateway, Home
@@ -21,5 +21,6 @@ __all__ = [
     "Home",
     "Schedule",
     "ServiceRequest",
+    "StagedMessage",
     "TabletKey",
 ]

@@ -50,3 +50,25 @@ class BridgeDeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} ({self.error[:40]})"
+
+
+class StagedMessage(models.Model):
+    """A message the bridge received during a backlog, committed as it came and acknowledged, not yet applied.
+
+    When messages arrive faster than the rules can apply them, the bridge writes them here (one ``COPY`` for up
+    to a thousand on PostgreSQL) so that the broker's queue drains at once, keeps calls for help on its
+    synchronous path, and applies these rows in arrival order when it has caught up (see
+    ``mairie.homecare.staging``). A row is deleted in the transaction that applies it: a crash loses nothing
+    and applies nothing twice.
+    """
+
+    bridge = models.CharField(max_length=120)
+    topic = models.CharField(max_length=1000)
+    payload = models.BinaryField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({len(self.payload)} bytes)"

@@ -505,6 +505,27 @@ def _ingest_once(messages: Sequence[Message], *, stop_after_alarm: bool) -> list
     return done
 
 
+_URGENT_NAMES = (b'"sos"', b'"fall"', b'"smoke"', b'"water_leak"', b'"action"', b"\\u")
+
+
+def may_call_for_help(payload: bytes) -> bool:
+    """Whether a message might be a call for help, a fall, smoke or a leak, judged on its payload alone (no
+    query): the bridge keeps these on its synchronous path when it stages a backlog (``mairie.homecare.staging``).
+
+    Errs on the side of yes: a payload that names none of those fields (``sos``, ``fall``, ``smoke``,
+    ``water_leak``, ``action``), nor holds a ``\\u`` escape that could spell them, is ordinary telemetry without
+    being parsed; any other is parsed, and a payload that cannot be read is left to the synchronous path, which
+    counts it.
+    """
+    if not any(name in payload for name in _URGENT_NAMES):
+        return False
+    try:
+        reading = payloads.parse_device_payload(payload)
+    except Malformed:
+        return True
+    return bool(reading.sos or reading.fall or reading.smoke or reading.water_leak)
+
+
 def _calls_for_help(item: _Pending) -> bool:
     reading = item.parsed
     return (
@@ -763,7 +784,8 @@ def _handle_state(
         alarm = _raise(batch, home, device, spec, at, key)
         if alarm is not None:
             alarm_ids.append(alarm.pk)
-    _clear_conditions(batch, home, device, parsed, at)
+    if newest:  # an older message applied late (staged, or another bridge's) must not clear a newer alarm
+        _clear_conditions(batch, home, device, parsed, at)
     home_fields: list[str] = []
     if parsed.is_activity:
         morning = (

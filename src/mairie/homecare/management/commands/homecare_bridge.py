@@ -38,6 +38,12 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=100, help="messages committed together (default 100)"
         )
         parser.add_argument(
+            "--no-staging",
+            action="store_true",
+            help="never stage a backlog: apply every message before acknowledging it, however far behind "
+            "(see mairie.homecare.staging; for comparisons)",
+        )
+        parser.add_argument(
             "--log-interval", type=float, default=60.0, help="seconds between two counter log lines"
         )
         parser.add_argument(
@@ -54,6 +60,7 @@ class Command(BaseCommand):
             client_id=options["client_id"],
             shared=options["shared"],
             batch_size=max(1, options["batch_size"]),
+            staging=not options["no_staging"],
             log_interval_s=options["log_interval"],
         )
         handler = import_string(options["handler"]) if options["handler"] else None

@@ -1,0 +1,95 @@
+"""The bridge's staging table: messages received during a backlog, committed at once, applied when caught up.
+
+The rules cost far more per message than receiving one does. When the broker holds a backlog (gateways back
+after a network cut, a broker restart, a bridge restarted after an upgrade), applying every message before
+acknowledging the next would keep the backlog in the broker for as long as the rules take, and a call for help
+arriving behind it would wait its turn. So, while it is behind, the bridge:
+
+- writes the messages as they are (topic, payload, time received) into ``StagedMessage``, a thousand at a time
+  (one ``COPY`` on PostgreSQL), and acknowledges them once that is committed: they are in the database, as
+  durable as anything the rules would write, and the broker's queue empties;
+- keeps on its synchronous path, in the same transaction, every message that may be a call for help (SOS,
+  fall, smoke, water leak: ``ingest.may_call_for_help``), so their alarms leave at once;
+- applies the staged rows in arrival order (``ingest_batch``, a chunk at a time) whenever its queue is empty,
+  and at least every ``BridgeConfig.apply_interval_s`` meanwhile; the chunk's rows are deleted in the
+  transaction that applies them, so a crash re-applies nothing and loses nothing.
+
+Messages of the same device keep their order (the staged rows are applied in id order, and nothing of a device
+is applied directly while rows are staged). A redelivered message that was staged twice is recognised by the
+rules' deduplication as any redelivery is. Rows left by a bridge that stopped are applied by whichever bridge
+runs next (``FOR UPDATE SKIP LOCKED`` lets bridges sharing a subscription apply different chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from django.db import connection
+
+from mairie.homecare.models import StagedMessage
+
+TABLE = StagedMessage._meta.db_table
+
+
+class Stageable(Protocol):
+    @property
+    def topic(self) -> str | None: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+    @property
+    def received_at(self) -> datetime: ...
+
+
+def stage(*, bridge: str, messages: Sequence[Stageable]) -> None:
+    """Writes ``messages`` (readable topics only) in this order; call it inside the transaction that counts them."""
+    if not messages:
+        return
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper: COPY is psycopg's own API
+            with raw.copy(f"COPY {TABLE} (bridge, topic, payload, received_at) FROM STDIN") as copy:
+                for message in messages:
+                    copy.write_row((bridge, message.topic, message.payload, message.received_at))
+        return
+    StagedMessage.objects.bulk_create(
+        [
+            StagedMessage(
+                bridge=bridge,
+                topic=message.topic or "",
+                payload=message.payload,
+                received_at=message.received_at,
+            )
+            for message in messages
+        ],
+        batch_size=200,
+    )
+
+
+def claim(*, limit: int) -> list[StagedMessage]:
+    """The oldest staged rows, at most ``limit``, locked for this transaction (rows another bridge is applying
+    are skipped). Call it inside the transaction that applies and deletes them."""
+    rows = StagedMessage.objects.order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True)
+    return [_as_bytes(row) for row in rows[:limit]]
+
+
+def _as_bytes(row: StagedMessage) -> StagedMessage:
+    if not isinstance(row.payload, bytes):  # memoryview on PostgreSQL
+        row.payload = bytes(row.payload)
+    return row
+
+
+def delete(rows: Sequence[StagedMessage]) -> None:
+    if rows:
+        StagedMessage.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+
+def waiting() -> int:
+    """How many messages are received and committed but not yet applied (all bridges)."""
+    return StagedMessage.objects.count()

@@ -1,0 +1,212 @@
+"""A backlog is staged (committed and acknowledged at once), calls for help skip it, the rest is applied in order.
+
+The bridge runs in the test's thread with the real ingestion and a stand-in for the MQTT client: messages are put
+on its queue as paho's thread would, and its acknowledgements are recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import transaction
+from django_scopes import scope, scopes_disabled
+
+from mairie.homecare import staging
+from mairie.homecare.bridge import Bridge, BridgeConfig, Received
+from mairie.homecare.bridge_stats import add_counts, totals
+from mairie.homecare.models import (
+    Alarm,
+    AlarmEvent,
+    BridgeCounter,
+    BridgeDeadLetter,
+    DeviceEvent,
+    StagedMessage,
+)
+from mairie.homecare.services.ingest import ingest_batch, may_call_for_help
+from tests.homecare.homes_support import HomeWorld, make_home
+
+pytestmark = pytest.mark.django_db
+
+PARIS = ZoneInfo("Europe/Paris")
+NOON = datetime(2026, 11, 26, 12, 0, tzinfo=PARIS)
+
+
+@pytest.fixture
+def world(commune):
+    with time_machine.travel(NOON, tick=False):
+        return make_home(commune, now=NOON)
+
+
+def message(world: HomeWorld, device: str, payload: dict[str, Any], at: datetime, mid: int) -> Received:
+    return Received(
+        topic=world.topic(device),
+        payload=json.dumps({**payload, "last_seen": at.isoformat()}).encode(),
+        mid=mid,
+        qos=1,
+        dup=False,
+        connection=0,
+        received_at=at,
+    )
+
+
+def backlog(world: HomeWorld, count: int, *, sos_at: int | None = None) -> list[Received]:
+    """Motion and door reports, a millisecond apart; an SOS press at ``sos_at``."""
+    messages = []
+    for n in range(count):
+        at = NOON + timedelta(milliseconds=n)
+        if n == sos_at:
+            messages.append(message(world, "sos", {"action": "emergency"}, at, n + 1))
+        elif n % 2:
+            messages.append(message(world, "door", {"contact": True, "linkquality": n % 200}, at, n + 1))
+        else:
+            messages.append(message(world, "pir", {"occupancy": n % 4 == 0, "battery": 90}, at, n + 1))
+    return messages
+
+
+def bridge_with(messages: list[Received], **config: Any) -> tuple[Bridge, list[int]]:
+    bridge = Bridge(BridgeConfig(client_id=f"staging-{uuid.uuid4().hex[:6]}", **config))
+    acks: list[int] = []
+    bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
+    bridge.connected.set()
+    for received in messages:
+        bridge._inbox.put(received)
+    return bridge, acks
+
+
+def events_of(world: HomeWorld) -> int:
+    with scopes_disabled():
+        return DeviceEvent.objects.filter(home=world.home).count()
+
+
+def test_a_backlog_is_acknowledged_at_once_and_a_call_for_help_behind_it_does_not_wait(world):
+    messages = backlog(world, 300, sos_at=250)
+    bridge, acks = bridge_with(messages, apply_batch_size=50)
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 300
+        # All 300 are committed (staged or applied) and acknowledged in one go...
+        assert acks == list(range(1, 301))
+        # ...the SOS press already raised its alarm, though 249 messages before it are not applied yet
+        # (one chunk of 50 was, the queue being empty).
+        with scopes_disabled():
+            alarm = Alarm.objects.get(home=world.home)
+        assert alarm.kind == Alarm.Kind.SOS
+        assert StagedMessage.objects.count() == 299 - 50
+        assert events_of(world) == 1 + 50
+        while StagedMessage.objects.exists():
+            bridge.process_next(timeout=0.01)
+    assert events_of(world) == 300
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 300})  # "staged" went back to 0
+    # Applied in the order received: the devices show their last report.
+    world.refresh()
+    assert world.devices["door"].state["linkquality"] == 299 % 200
+    assert world.devices["pir"].last_seen_at == NOON + timedelta(milliseconds=298)
+    with scopes_disabled():
+        assert Alarm.objects.filter(home=world.home).count() == 1
+
+
+def test_caught_up_the_bridge_applies_each_message_before_acknowledging_it(world):
+    bridge, acks = bridge_with(backlog(world, 20))
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 20
+    assert not StagedMessage.objects.exists()
+    assert events_of(world) == 20
+    assert acks == list(range(1, 21))
+
+
+def test_a_message_staged_twice_is_applied_once(world):
+    """The bridge staged it and was killed before its acknowledgement left: the broker delivers it again."""
+    messages = backlog(world, 150)
+    again = dataclasses.replace(messages[10], dup=True, mid=999)
+    bridge, _acks = bridge_with([*messages, again])
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        bridge.process_next(timeout=1)
+        while StagedMessage.objects.exists():
+            bridge.process_next(timeout=0.01)
+    assert events_of(world) == 150
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 150, "duplicate": 1})
+    assert bridge.counters.redelivered == 1
+
+
+def test_rows_a_stopped_bridge_left_are_applied_by_the_next_one(world):
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        with scopes_disabled(), transaction.atomic():  # as that bridge did before it stopped
+            staging.stage(bridge="bridge-gone", messages=backlog(world, 30))
+            add_counts(bridge="bridge-gone", counts={"staged": 30})
+        bridge, acks = bridge_with([])
+        assert bridge.process_next(timeout=0.01) == 0
+    assert not StagedMessage.objects.exists()
+    assert events_of(world) == 30
+    assert acks == []  # acknowledged long ago, by the bridge that staged them
+    # Counted under the name of the bridge that received them.
+    assert totals(bridge="bridge-gone") == Counter({"ok": 30})
+    assert not BridgeCounter.objects.exclude(bridge="bridge-gone").exists()
+
+
+def test_a_staged_message_the_rules_fail_on_is_kept_as_a_dead_letter_and_the_rest_applied(world):
+    def failing(messages: Any, *, stop_after_alarm: bool = False) -> Any:
+        if any(b'"boom"' in received.payload for received in messages):
+            raise RuntimeError("a bug in the rules")
+        return ingest_batch(messages, stop_after_alarm=stop_after_alarm)
+
+    messages = backlog(world, 150)
+    poison = message(world, "pir", {"occupancy": True, "boom": 1}, NOON + timedelta(seconds=5), 151)
+    bridge = Bridge(BridgeConfig(client_id="staging-poison"), batch_handler=failing)
+    acks: list[int] = []
+    bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
+    bridge.connected.set()
+    for received in [*messages[:100], poison, *messages[100:]]:
+        bridge._inbox.put(received)
+    with time_machine.travel(NOON + timedelta(seconds=6), tick=False):
+        bridge.process_next(timeout=1)
+        while StagedMessage.objects.exists():
+            bridge.process_next(timeout=0.01)
+    assert len(acks) == 151
+    assert events_of(world) == 150
+    letter = BridgeDeadLetter.objects.get()
+    assert letter.topic == world.topic("pir")
+    assert b'"boom"' in bytes(letter.payload)
+    assert totals(bridge="staging-poison") == Counter({"ok": 150, "error": 1})
+
+
+def test_an_older_all_clear_applied_late_does_not_mark_a_newer_smoke_alarm_cleared(world):
+    with time_machine.travel(NOON + timedelta(minutes=5), tick=False):
+        assert world.send("smoke", {"smoke": True}, NOON + timedelta(minutes=2)).alarm_ids
+        world.send("smoke", {"smoke": False}, NOON + timedelta(minutes=1))  # staged, applied after
+        with scope(commune=world.commune):
+            alarm = Alarm.objects.get(home=world.home, kind=Alarm.Kind.SMOKE)
+            assert not alarm.events.filter(kind=AlarmEvent.Kind.CLEARED).exists()
+        world.send("smoke", {"smoke": False}, NOON + timedelta(minutes=3))
+        with scope(commune=world.commune):
+            assert alarm.events.filter(kind=AlarmEvent.Kind.CLEARED).exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "urgent"),
+    [
+        (b'{"occupancy": true, "battery": 80}', False),
+        (b'{"contact": false}', False),
+        (b'{"smoke": false, "battery_low": true}', False),
+        (b'{"water_leak": false}', False),
+        (b'{"action": "single"}', False),
+        (b'{"action": "emergency"}', True),
+        (b'{"action": "SOS "}', True),
+        (b'{"action": "fall_detected"}', True),
+        (b'{"sos": true}', True),
+        (b'{"fall": true}', True),
+        (b'{"smoke": true}', True),
+        (b'{ "water_leak" : true }', True),
+        (b'{"\\u0061ction": "emergency"}', True),  # an escape that spells "action"
+        (b'{"sos": tru', True),  # unreadable: left to the synchronous path, which counts it
+    ],
+)
+def test_what_may_be_a_call_for_help_is_judged_on_the_payload(payload, urgent):
+    assert may_call_for_help(payload) is urgent
