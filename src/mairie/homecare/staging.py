@@ -28,9 +28,8 @@ from typing import Protocol
 
 from django.db import connection
 
+from mairie.core.bulk import can_copy, copy_rows
 from mairie.homecare.models import StagedMessage
-
-TABLE = StagedMessage._meta.db_table
 
 
 class Stageable(Protocol):
@@ -48,13 +47,12 @@ def stage(*, bridge: str, messages: Sequence[Stageable]) -> None:
     """Writes ``messages`` (readable topics only) in this order; call it inside the transaction that counts them."""
     if not messages:
         return
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            raw = cursor.cursor  # the psycopg cursor under Django's wrapper: COPY is psycopg's own API
-            with raw.copy(f"COPY {TABLE} (bridge, topic, payload, received_at) FROM STDIN") as copy:
-                for message in messages:
-                    copy.write_row((bridge, message.topic, message.payload, message.received_at))
+    if can_copy():
+        copy_rows(
+            StagedMessage,
+            ("bridge", "topic", "payload", "received_at"),
+            ((bridge, message.topic, message.payload, message.received_at) for message in messages),
+        )
         return
     StagedMessage.objects.bulk_create(
         [

@@ -46,6 +46,7 @@ found on its next message, and one deleted is gone.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -59,6 +60,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
+from mairie.core.bulk import can_copy, copy_rows, execute_bound
 from mairie.core.models import Commune
 from mairie.core.services.audit import log_action
 from mairie.homecare import payloads, rules
@@ -371,7 +373,10 @@ class _Batch:
     def write(self) -> None:
         if self.events:
             try:  # no savepoint of its own: the batch's transaction is rolled back and run again
-                DeviceEvent.objects.bulk_create(self.events)
+                if can_copy():
+                    copy_rows(DeviceEvent, _EVENT_COLUMNS, (_event_row(event) for event in self.events))
+                else:
+                    DeviceEvent.objects.bulk_create(self.events)
             except IntegrityError as error:
                 raise _Conflict from error
         if self.readings:
@@ -384,6 +389,21 @@ class _Batch:
                 objs[0].save(update_fields=names)
             else:
                 _update_rows(model, objs, names)
+
+
+_EVENT_COLUMNS = ("commune_id", "home_id", "device_id", "kind", "payload", "received_at", "dedup_key")
+
+
+def _event_row(event: DeviceEvent) -> tuple[Any, ...]:
+    return (
+        event.commune_id,
+        event.home_id,
+        event.device_id,
+        event.kind,
+        json.dumps(event.payload),
+        event.received_at,
+        event.dedup_key,
+    )
 
 
 def _update_rows(model: type[models.Model], objs: list[models.Model], names: tuple[str, ...]) -> None:
@@ -400,15 +420,23 @@ def _update_rows(model: type[models.Model], objs: list[models.Model], names: tup
         fields.append(found)
     quote = connection.ops.quote_name
     columns = [quote(str(f.column)) for f in (pk, *fields)]
-    if connection.vendor == "postgresql":  # VALUES would otherwise type every literal as text
-        slots = [f"CAST(%s AS {f.db_type(connection)})" for f in (pk, *fields)]
-    else:
-        slots = ["%s"] * len(columns)
-    row = f"({', '.join(slots)})"
     table = quote(meta.db_table)
     key = columns[0]
     assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    per_statement = max(1, 900 // len(columns)) if connection.vendor == "sqlite" else len(objs)
+    if connection.vendor == "postgresql":
+        # One array per column, bound by the server: the statement's text is the same whatever the number of
+        # rows, and no value is quoted into it in Python.
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in (pk, *fields))
+        sql = (
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({', '.join(columns)}) "  # noqa: S608
+            f"WHERE {table}.{key} = v.{key}"
+        )
+        values = [[pk.get_db_prep_value(obj.pk, connection) for obj in objs]]
+        values += [[f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs] for f in fields]
+        execute_bound(sql, values)
+        return
+    row = f"({', '.join(['%s'] * len(columns))})"
+    per_statement = max(1, 900 // len(columns))
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start : start + per_statement]
