@@ -263,16 +263,20 @@ def shared_drain(bridges: list[Bridge], total: int) -> tuple[float, list[int]]:
     for bridge, offset in zip(bridges, offsets, strict=True):
         bridge.wait_subscribed(offset)
     samples = []
+    applied = []
     while True:
         each = [count_handled(b.client_id) - n for b, n in zip(bridges, before, strict=True)]
-        samples.append((time.perf_counter(), sum(each)))
-        if sum(each) >= total:
+        waiting = count_staged()
+        at = time.perf_counter()
+        samples.append((at, sum(each)))
+        applied.append((at, sum(each) - waiting))
+        if sum(each) >= total and waiting == 0:
             break
         for bridge in bridges:
             if bridge.process is None or bridge.process.poll() is not None:
                 sys.exit(f"a shared bridge stopped:\n{bridge.log_text()[-3000:]}")
         time.sleep(0.05)
-    return steady_rate(samples, total), each
+    return steady_rate(samples, total), steady_rate(applied, total), each
 
 
 def count_handled(bridge: str) -> int:
@@ -314,6 +318,100 @@ def bridge_drain(bridge: Bridge, total: int) -> tuple[float, float]:
             sys.exit(f"the bridge stopped:\n{bridge.log_text()[-3000:]}")
         time.sleep(0.05)  # 0.2 s let a fast drain (the bridge without ingestion) end between two samples
     return steady_rate(taken, total), steady_rate(applied, total)
+
+
+def sos_behind_backlog(
+    args: argparse.Namespace, broker: Broker, homes: list[Any], commune_id: int, bridges: dict[str, Bridge]
+) -> dict[str, Any]:
+    """A call for help published last, behind a backlog of ``--messages`` telemetry messages, to bridges that
+    were away (a bridge restarted, a network cut): time from the bridge's first committed message to the alarm's
+    console event, and to the whole backlog applied. Each bridge drains a backlog of its own, of the same size
+    (the same messages twice would be duplicates to the second), with only its session on the broker."""
+    from mairie.homecare.simulator import last_seen, telemetry_burst
+
+    for bridge in bridges.values():  # no session: each gets one just before its own backlog
+        discard_session(broker, bridge.client_id)
+    listener = ConsoleListener(commune_id)
+    found: dict[str, list[dict[str, float]]] = {name: [] for name in bridges}
+    try:
+        for round_number in range(1, args.rounds + 1):
+            home = homes[round_number % len(homes)]
+            sos_topic = home.topic(home.device("sos").friendly_name)
+            for offset, (name, bridge) in enumerate(bridges.items()):
+                # Only this bridge has a session while its backlog (distinct messages, same size) is queued.
+                bridge.start()
+                bridge.stop()
+                start = datetime.now(UTC) + timedelta(days=10 + 2 * round_number + offset)
+                messages = list(
+                    telemetry_burst(homes, count=args.messages, sos=0, start=start, seed=50 + round_number)
+                )
+                sos_payload = json.dumps(
+                    {"action": "emergency", "last_seen": last_seen(start + timedelta(hours=1))}
+                )
+                publisher = Publisher(broker, {BRIDGE_USER: BRIDGE_PASSWORD})
+                try:
+                    for message in messages:
+                        publisher.publish(BRIDGE_USER, message.topic, message.payload)
+                    publisher.publish(BRIDGE_USER, sos_topic, sos_payload.encode())
+                    publisher.wait_all_acknowledged(timeout=600)
+                finally:
+                    publisher.close()
+                with listener.condition:
+                    listener.events.clear()
+                before = count_handled(bridge.client_id)
+                launched = time.perf_counter()
+                bridge.launch()
+                began = alarm_at = None
+                while True:
+                    now = time.perf_counter()
+                    done = count_handled(bridge.client_id) - before
+                    if began is None and done > 0:
+                        began = now
+                    if alarm_at is None:
+                        event = listener.wait_for(
+                            lambda m, h=home: (
+                                m.get("event") == "alarm.raised" and m.get("home_id") == h.home_id
+                            ),
+                            timeout=0.01,
+                        )
+                        alarm_at = event[0] if event else None
+                    if alarm_at is not None and done >= len(messages) + 1 and count_staged() == 0:
+                        break
+                    if bridge.process is None or bridge.process.poll() is not None:
+                        sys.exit(f"the bridge stopped:\n{bridge.log_text()[-3000:]}")
+                    if time.perf_counter() - launched > 600:
+                        sys.exit(f"{name}: no alarm, or the backlog not applied, after 10 minutes")
+                    time.sleep(0.01)
+                assert began is not None
+                found[name].append(
+                    {
+                        "alarm_ms": (alarm_at - began) * 1000,
+                        "alarm_from_launch_ms": (alarm_at - launched) * 1000,
+                        "all_applied_ms": (time.perf_counter() - began) * 1000,
+                    }
+                )
+                bridge.stop()
+                print(
+                    f"  SOS behind {len(messages)} messages, {name}: alarm after "
+                    f"{found[name][-1]['alarm_ms']:.0f} ms, all applied after {found[name][-1]['all_applied_ms']:.0f} ms"
+                )
+                discard_session(broker, bridge.client_id)
+    finally:
+        listener.stopping = True
+    summary: dict[str, Any] = {"messages": args.messages}
+    for name, rounds in found.items():
+        summary[name] = {
+            "alarm_ms": [round(r["alarm_ms"], 1) for r in rounds],
+            "median_alarm_ms": round(statistics.median(r["alarm_ms"] for r in rounds), 1),
+            "median_alarm_from_launch_ms": round(
+                statistics.median(r["alarm_from_launch_ms"] for r in rounds), 1
+            ),
+            "median_all_applied_ms": round(statistics.median(r["all_applied_ms"] for r in rounds), 1),
+        }
+    summary["alarm_ratio"] = round(
+        summary["staging"]["median_alarm_ms"] / summary["without_staging"]["median_alarm_ms"], 3
+    )
+    return summary
 
 
 class ConsoleListener:
@@ -524,7 +622,7 @@ def shared_rounds(
     for process in group:  # their sessions (one shared subscription) exist from now on
         process.start()
         process.stop()
-    raws, rates, ratios, splits = [], [], [], []
+    raws, rates, applied, ratios, applied_ratios, splits = [], [], [], [], [], []
     try:
         for round_number in range(1, args.rounds + 1):
             start = datetime.now(UTC) + timedelta(days=100 + round_number)
@@ -532,16 +630,19 @@ def shared_rounds(
                 telemetry_burst(homes, count=args.messages, sos=0, start=start, seed=100 + round_number)
             )
             raw = raw_drain(broker, messages)
-            rate, split = shared_drain(group, len(messages))
+            rate, rate_applied, split = shared_drain(group, len(messages))
             for process in group:
                 process.stop()
             raws.append(raw)
             rates.append(rate)
+            applied.append(rate_applied)
             ratios.append(rate / raw)
+            applied_ratios.append(rate_applied / raw)
             splits.append(split)
             print(
                 f"  shared round {round_number}/{args.rounds}: raw {raw:.0f}/s, {len(group)} bridges {rate:.0f}/s "
-                f"(each: {split}), ratio {rate / raw:.3f}"
+                f"taken (each: {split}), ratio {rate / raw:.3f}; {rate_applied:.0f}/s applied, "
+                f"ratio {rate_applied / raw:.3f}"
             )
     finally:
         for process in group:
@@ -556,6 +657,9 @@ def shared_rounds(
         "median_raw": round(statistics.median(raws), 1),
         "median_shared": round(statistics.median(rates), 1),
         "median_ratio": round(statistics.median(ratios), 4),
+        "applied_rates": [round(x, 1) for x in applied],
+        "median_applied": round(statistics.median(applied), 1),
+        "median_applied_ratio": round(statistics.median(applied_ratios), 4),
     }
 
 
@@ -569,6 +673,9 @@ def main() -> None:
     parser.add_argument("--sos", type=int, default=200)
     parser.add_argument("--memory-homes", type=int, default=10_000)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--skip-latency", action="store_true", help="only the ingestion rounds (and the shared ones)"
+    )
     parser.add_argument(
         "--shared-bridges",
         type=int,
@@ -612,10 +719,12 @@ def main() -> None:
             client_id="bench-bridge-null",
             args=("--handler", "bench.homecare_bridge.null_handler"),
         )
-        for process in (
-            bridge,
-            null,
-        ):  # their sessions exist from now on; they stay away while backlogs build
+        direct = Bridge(
+            env, broker, var_dir / "direct.log", client_id="bench-bridge-direct", args=("--no-staging",)
+        )
+        # Their sessions exist from now on; they stay away while backlogs build. (The bridge without staging
+        # comes later, with backlogs of its own: the same messages twice would be mere duplicates to it.)
+        for process in (bridge, null):
             process.start()
             process.stop()
         raws, bridges, applied, nulls, ratios, applied_ratios = [], [], [], [], [], []
@@ -660,6 +769,13 @@ def main() -> None:
                 "applied_ratios": [round(x, 4) for x in applied_ratios],
                 "median_applied_ratio": round(statistics.median(applied_ratios), 4),
             }
+        discard_session(broker, null.client_id)
+        if args.skip_latency:
+            return finish(result)
+        if not args.telemetry_rate:
+            result["sos_behind_backlog"] = sos_behind_backlog(
+                args, broker, homes, commune_id, {"staging": bridge, "without_staging": direct}
+            )
         bridge.start()
         # Half of what the bridge can keep up with: the applied rate (what it takes in faster is staged).
         rate = args.telemetry_rate or 0.5 * statistics.median(applied)
@@ -686,6 +802,10 @@ def main() -> None:
     finally:
         bridge.stop()
         broker.close()
+    finish(result)
+
+
+def finish(result: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"homecare-bridge-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(result, indent=2))

@@ -412,14 +412,14 @@ class Bridge:
         """Processes one batch of received messages and acknowledges it; returns its size.
 
         Caught up, it waits up to ``timeout`` for messages and applies them. Behind (a backlog queued here, or
-        staged rows waiting), it stages what has arrived and, unless the backlog is still growing, applies a
-        chunk of the staged rows (see ``mairie.homecare.staging``)."""
+        staged rows waiting), it stages what has arrived and, when nothing else is waiting in its queue, applies
+        a chunk of the staged rows (see ``mairie.homecare.staging``)."""
         if not (self.stages and (self._staged_waiting or self._inbox.qsize() >= self.config.batch_size)):
             return self._apply_received(timeout=timeout)
         batch = self._take(self.config.stage_batch_size)
         handled = self._stage(self._without_expected_redeliveries(batch)) if batch else 0
         if self._staged_waiting and (
-            self._inbox.qsize() < self.config.batch_size
+            self._inbox.empty()
             or time.monotonic() - self._last_apply >= self.config.apply_interval_s
         ):
             # A burst being taken in goes first, but never for longer than apply_interval_s at a time.
