@@ -242,3 +242,38 @@ def test_a_person_has_at_most_ten_devices(client_for, commune, resident, vapid):
     assert (
         _post_json(client, Browser("https://fcm.googleapis.com/fcm/send/3").subscription()).status_code == 201
     )
+
+
+def test_signing_out_switches_off_the_devices_switched_on_in_that_session(
+    client_for, commune, resident, vapid
+):
+    """A shared computer (the Numéripôle's, a family tablet): once signed out, the person's notifications stop
+    appearing on it. A device switched on in an earlier session (their own phone) stays on."""
+    with scope(commune=commune):
+        phone = push_subscribe(
+            user=resident,
+            commune=commune,
+            data=Browser("https://fcm.googleapis.com/fcm/send/phone").subscription(),
+            user_agent=FIREFOX_ANDROID,
+        )
+    client = client_for(commune, resident)
+    assert (
+        _post_json(client, Browser("https://fcm.googleapis.com/fcm/send/shared").subscription()).status_code
+        == 201
+    )
+
+    response = client.post(reverse("core:logout"), follow=True)
+
+    assert [device.pk for device in _devices(commune)] == [phone.pk]
+    assert "Cet appareil ne recevra plus vos notifications." in response.content.decode()
+    with scope(commune=commune):
+        assert AuditEntry.objects.filter(action="core.push.device_removed", actor=resident).count() == 1
+
+
+def test_signing_out_without_a_device_switched_on_says_nothing_about_notifications(
+    client_for, commune, resident, vapid
+):
+    client = client_for(commune, resident)
+    response = client.post(reverse("core:logout"), follow=True)
+    assert response.status_code == 200
+    assert "notifications" not in response.content.decode()

@@ -47,6 +47,7 @@ from mairie.core.services.accounts import (
 )
 from mairie.core.services.login import CodeResult
 from mairie.core.views.pages import ONE_YEAR, _safe_next
+from mairie.core.views.push import switch_off_this_browser
 
 BACKEND = "mairie.core.auth_backends.LoginBackend"
 PENDING_CODE_KEY = "mairie_pending_code"  # which login a code was asked for, so the next page can check it
@@ -157,7 +158,10 @@ def _choose_own_password(request: HttpRequest) -> HttpResponse:
 @public
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    switched_off = switch_off_this_browser(request)
     logout(request)
+    if switched_off:
+        messages.info(request, _("Vous êtes déconnecté. Cet appareil ne recevra plus vos notifications."))
     return redirect("core:home")
 
 

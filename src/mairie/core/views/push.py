@@ -24,6 +24,8 @@ from mairie.core.services.notifications import push_subscribe, push_unsubscribe
 
 MAX_BODY = 4096  # a subscription is a few hundred bytes
 SERVICE_WORKER = "mairie/push-sw.js"
+# The devices switched on in this session: signing out switches them off (see ``switch_off_this_browser``).
+SESSION_DEVICES = "push_devices_switched_on"
 
 
 def _error(message: str) -> JsonResponse:
@@ -49,8 +51,30 @@ def push_subscribe_view(request: HttpRequest) -> HttpResponse:
         )
     except InvalidSubscription as error:
         return _error(str(error))
+    switched_on = [pk for pk in request.session.get(SESSION_DEVICES, []) if pk != device.pk]
+    request.session[SESSION_DEVICES] = [*switched_on, device.pk]
     messages.success(request, _("C'est fait : cet appareil recevra les notifications."))  # shown after reload
     return JsonResponse({"id": device.pk, "label": device.label}, status=201)
+
+
+def switch_off_this_browser(request: HttpRequest) -> int:
+    """Before signing out: the devices switched on in this session stop receiving the person's notifications.
+
+    A browser is often shared (a Numéripôle computer, a family tablet): once its user has signed out, their
+    messages must not keep appearing on it. Returns how many devices were switched off. A device switched on in
+    an earlier session stays on (it is listed on "Mon compte", where it can be removed)."""
+    user = request.user
+    if not user.is_authenticated:
+        return 0
+    return sum(
+        push_unsubscribe(
+            user=user,  # type: ignore[arg-type]
+            commune=request.commune,  # type: ignore[attr-defined]
+            device_id=pk,
+        )
+        for pk in request.session.get(SESSION_DEVICES, [])
+        if isinstance(pk, int)
+    )
 
 
 @require_login
