@@ -210,3 +210,20 @@ def test_an_older_all_clear_applied_late_does_not_mark_a_newer_smoke_alarm_clear
 )
 def test_what_may_be_a_call_for_help_is_judged_on_the_payload(payload, urgent):
     assert may_call_for_help(payload) is urgent
+
+
+def test_a_running_bridge_applies_rows_another_bridge_left_when_it_stopped_for_good(world):
+    bridge, _acks = bridge_with([], staged_check_s=30)
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=0.01) == 0  # nothing staged at its start
+        with scopes_disabled(), transaction.atomic():
+            staging.stage(bridge="bridge-retired", messages=backlog(world, 10))
+            add_counts(bridge="bridge-retired", counts={"staged": 10})
+        bridge.process_next(timeout=0.01)
+        assert StagedMessage.objects.count() == 10  # caught up, it does not look at every turn...
+        bridge._last_apply -= 31
+        bridge.process_next(timeout=0.01)  # ...but every 30 s
+        bridge.process_next(timeout=0.01)
+    assert not StagedMessage.objects.exists()
+    assert events_of(world) == 10
+    assert totals(bridge="bridge-retired") == Counter({"ok": 10})

@@ -118,6 +118,8 @@ class BridgeConfig:
     # Applying a chunk holds back what arrives meanwhile (a call for help included): ~0.1 s for 200 here.
     apply_batch_size: int = 200
     apply_interval_s: float = 5.0
+    # How often a bridge that is caught up looks for rows another bridge staged and left (it stopped for good).
+    staged_check_s: float = 30.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     log_interval_s: float = 60.0
@@ -414,6 +416,13 @@ class Bridge:
         Caught up, it waits up to ``timeout`` for messages and applies them. Behind (a backlog queued here, or
         staged rows waiting), it stages what has arrived and, when nothing else is waiting in its queue, applies
         a chunk of the staged rows (see ``mairie.homecare.staging``)."""
+        if (
+            self.stages
+            and not self._staged_waiting
+            and time.monotonic() - self._last_apply >= self.config.staged_check_s
+        ):
+            self._last_apply = time.monotonic()
+            self._staged_waiting = self._staged_rows_exist()
         if not (self.stages and (self._staged_waiting or self._inbox.qsize() >= self.config.batch_size)):
             return self._apply_received(timeout=timeout)
         batch = self._take(self.config.stage_batch_size)
@@ -425,6 +434,15 @@ class Bridge:
             # A burst being taken in goes first, but never for longer than apply_interval_s at a time.
             self._apply_staged()
         return handled
+
+    def _staged_rows_exist(self) -> bool:
+        from mairie.homecare import staging
+
+        try:
+            return staging.any_waiting()
+        except TRANSIENT_DATABASE_ERRORS:
+            self._close_database_connections()
+            return False  # asked again at the next check
 
     def _take(self, limit: int, *, first: Received | None = None) -> list[Received]:
         batch = [first] if first is not None else []

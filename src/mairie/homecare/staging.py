@@ -17,7 +17,8 @@ arriving behind it would wait its turn. So, while it is behind, the bridge:
 Messages of the same device keep their order (the staged rows are applied in id order, and nothing of a device
 is applied directly while rows are staged). A redelivered message that was staged twice is recognised by the
 rules' deduplication as any redelivery is. Rows left by a bridge that stopped are applied by whichever bridge
-runs next (``FOR UPDATE SKIP LOCKED`` lets bridges sharing a subscription apply different chunks).
+runs next, or by a bridge already running within ``BridgeConfig.staged_check_s`` (``FOR UPDATE SKIP LOCKED`` lets
+bridges sharing a subscription apply different chunks).
 """
 
 from __future__ import annotations
@@ -91,3 +92,7 @@ def delete(rows: Sequence[StagedMessage]) -> None:
 def waiting() -> int:
     """How many messages are received and committed but not yet applied (all bridges)."""
     return StagedMessage.objects.count()
+
+
+def any_waiting() -> bool:
+    return StagedMessage.objects.exists()
