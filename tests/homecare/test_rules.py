@@ -13,7 +13,7 @@ from django_scopes import scope
 from mairie.core.acting import Actor
 from mairie.core.models import AuditEntry
 from mairie.homecare import rules
-from mairie.homecare.models import Alarm, AlarmEvent, Home
+from mairie.homecare.models import Alarm, AlarmEvent, Home, StagedMessage
 from mairie.homecare.services import ticks
 from mairie.homecare.services.homes import home_arm, home_checkin, home_disarm, home_set_mode
 from tests.homecare.homes_support import fixture, make_home
@@ -402,6 +402,18 @@ def test_sos_pendant_silent_past_its_period_is_an_alarm(world):
     assert alarm.severity == "high"
     world.refresh()
     assert world.devices["sos"].online is False
+
+
+def test_supervision_waits_while_the_bridge_applies_a_young_backlog_it_staged(world):
+    """The pendant's report may be among the messages the bridge took in and has not applied yet: no false
+    alarm meanwhile, but no waiting for ever either (a backlog 10 minutes old means the bridge is overwhelmed)."""
+    StagedMessage.objects.create(
+        bridge="b", topic=world.topic("sos"), payload=b'{"battery": 90}', received_at=at(26, 8, 58)
+    )
+    assert ticks.supervision_tick(at(26, 9)) == 0
+    assert ticks.supervision_tick(at(26, 9, 7)) == 0
+    assert not alarms(world, "device_offline")
+    assert ticks.supervision_tick(at(26, 9, 8)) == 2  # 10 minutes after the oldest staged message
 
 
 def test_a_silent_comfort_device_goes_to_the_console_only(world):

@@ -20,7 +20,7 @@ from django_scopes import scope, scopes_disabled
 
 from mairie.core.models import AuditEntry
 from mairie.homecare import live, rules
-from mairie.homecare.models import Alarm, Device, DeviceEvent, Home
+from mairie.homecare.models import Alarm, Device, DeviceEvent, Home, StagedMessage
 from mairie.homecare.services.alarms import raise_alarm
 
 logger = logging.getLogger(__name__)
@@ -143,8 +143,22 @@ def _inactivity_alarm(home_id: int, now: datetime) -> bool:
 # Supervision: devices silent past their period.
 
 
+# While the bridge applies a backlog it staged, a silent device's news may be waiting in it: its supervision alarm
+# waits too, unless the backlog's oldest message is older than this (then the bridge is overwhelmed, and a device
+# silent past its period is treated as such).
+STAGED_GRACE = timedelta(minutes=10)
+
+
+def _staged_news_may_wait(now: datetime) -> bool:
+    oldest = StagedMessage.objects.order_by("pk").values_list("received_at", flat=True).first()
+    return oldest is not None and now - oldest < STAGED_GRACE
+
+
 def supervision_tick(now: datetime | None = None, *, limit: int = BATCH) -> int:
     now = now or timezone.now()
+    if _staged_news_may_wait(now):
+        logger.info("supervision postponed: the bridge is applying messages it staged")
+        return 0
     with scopes_disabled():
         ids = list(
             Device.objects.filter(supervision_deadline__lte=now)
