@@ -790,8 +790,13 @@ def main() -> None:
             "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
             "late": sum(1 for value in latencies if value >= 15_000),
             "max_ms": round(latencies[-1], 1),
+            # Taken in but not applied when the telemetry stopped: 0 when the bridge kept up with it.
+            "staged_at_end": count_staged(),
         }
-        print(f"  median {result['latency']['median_ms']} ms, p99 {result['latency']['p99_ms']} ms")
+        print(
+            f"  median {result['latency']['median_ms']} ms, p99 {result['latency']['p99_ms']} ms, "
+            f"{result['latency']['staged_at_end']} messages staged at the end"
+        )
         if not args.skip_memory:
             bridge.stop()
             print(f"memory: {args.memory_homes} homes")
