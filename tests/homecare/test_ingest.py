@@ -186,6 +186,35 @@ def test_bridge_state_offline_is_an_alarm_for_the_whole_home(world):
     assert alarm.state == "resolved"
 
 
+def test_an_older_online_applied_after_a_newer_offline_leaves_the_device_offline(world):
+    """Applied late (the bridge staged it, or another bridge applied it after): it says nothing of the device
+    since the offline message, so the offline alarm stays open."""
+    with time_machine.travel(NOON + timedelta(minutes=2), tick=False):
+        off = world.send(
+            "sos", fixture("availability_offline.txt"), NOON + timedelta(minutes=1), suffix="/availability"
+        )
+        world.send("sos", fixture("availability_online.txt"), NOON, suffix="/availability")
+        world.send(
+            "sos", {"battery": 90}, NOON + timedelta(seconds=30)
+        )  # a report from before it went offline
+    world.refresh()
+    assert world.devices["sos"].online is False
+    with scope(commune=world.commune):
+        assert Alarm.objects.get(pk=off.alarm_ids[0]).state in Alarm.OPEN_STATES
+
+
+def test_an_older_gateway_state_applied_late_changes_nothing(world):
+    topic = f"{world.base}/bridge/state"
+    with time_machine.travel(NOON + timedelta(minutes=2), tick=False):
+        ingest_message(topic=topic, payload=b"online", received_at=NOON - timedelta(minutes=1))
+        offline = ingest_message(topic=topic, payload=b"offline", received_at=NOON + timedelta(minutes=1))
+        late = ingest_message(topic=topic, payload=b'{"state": "online"}', received_at=NOON)
+    assert late.accepted and not late.alarm_ids
+    with scopes_disabled():
+        assert Gateway.objects.get(pk=world.gateway.pk).online is False
+        assert Alarm.objects.get(pk=offline.alarm_ids[0]).state in Alarm.OPEN_STATES
+
+
 def test_bridge_devices_fills_ieee_addresses_and_models(world):
     topic = f"{world.base}/bridge/devices"
     with time_machine.travel(NOON, tick=False):

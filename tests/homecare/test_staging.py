@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django_scopes import scope, scopes_disabled
 
 from mairie.homecare import staging
@@ -227,3 +227,49 @@ def test_a_running_bridge_applies_rows_another_bridge_left_when_it_stopped_for_g
     assert not StagedMessage.objects.exists()
     assert events_of(world) == 10
     assert totals(bridge="bridge-retired") == Counter({"ok": 10})
+
+
+def test_after_a_burst_is_applied_the_stream_is_applied_directly_again(world):
+    """Staging ends once a chunk comes back short: steady traffic behind a burst must not keep the bridge
+    staging (the supervision ticker waits for staged messages)."""
+    messages = backlog(world, 160)
+    bridge, _acks = bridge_with(messages[:150])
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 150  # staged, then applied in one chunk of fewer than 200
+        assert not StagedMessage.objects.exists()
+        assert bridge._staged_waiting is False
+        for received in messages[150:]:
+            bridge._inbox.put(received)
+        assert bridge.process_next(timeout=1) == 10
+    assert not StagedMessage.objects.exists()
+    assert events_of(world) == 160
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 160})
+
+
+def test_a_chunk_that_cannot_be_applied_does_not_hold_the_stream(world, monkeypatch):
+    """The database refuses the chunk (a lock, a deadlock): the bridge goes back to its queue, where a call for
+    help may wait, and tries the chunk again later."""
+    bridge, acks = bridge_with(backlog(world, 150))
+    claim = staging.claim
+    # Not one of the transient errors, after which the bridge closes its connection (the test's transaction).
+    failures = [DatabaseError("could not obtain lock on row")]
+
+    def refusing(*, limit: int) -> Any:
+        if failures:
+            raise failures.pop()
+        return claim(limit=limit)
+
+    monkeypatch.setattr(staging, "claim", refusing)
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 150  # staged and acknowledged; the apply failed
+        assert acks == list(range(1, 151))
+        assert StagedMessage.objects.count() == 150
+        assert bridge.counters.retries == 1
+        bridge._inbox.put(message(world, "sos", {"action": "emergency"}, NOON + timedelta(seconds=1), 151))
+        assert bridge.process_next(timeout=1) == 1  # the SOS, at once, though the chunk waits
+        with scopes_disabled():
+            assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).exists()
+        bridge._apply_not_before = 0.0  # the delay is over
+        while StagedMessage.objects.exists():
+            bridge.process_next(timeout=0.01)
+    assert events_of(world) == 151

@@ -242,6 +242,8 @@ class Bridge:
         # Whether staged rows may be waiting (true at start: a bridge that stopped may have left some).
         self._staged_waiting = True
         self._last_apply = 0.0
+        self._apply_not_before = 0.0
+        self._apply_delay = 0.0
         # Guards the connection number and the connected flag against acknowledgements sent meanwhile.
         self._connection_lock = threading.Lock()
         self._connection = 0
@@ -428,8 +430,7 @@ class Bridge:
         batch = self._take(self.config.stage_batch_size)
         handled = self._stage(self._without_expected_redeliveries(batch)) if batch else 0
         if self._staged_waiting and (
-            self._inbox.empty()
-            or time.monotonic() - self._last_apply >= self.config.apply_interval_s
+            self._inbox.empty() or time.monotonic() - self._last_apply >= self.config.apply_interval_s
         ):
             # A burst being taken in goes first, but never for longer than apply_interval_s at a time.
             self._apply_staged()
@@ -494,12 +495,38 @@ class Bridge:
         return len(batch)
 
     def _apply_staged(self) -> int:
-        """Applies the oldest staged rows (a chunk), deleting them in the same transaction; returns how many."""
-        self._last_apply = time.monotonic()
-        applied = self._commit_with_retries([], apply_staged=True)
-        if applied == 0:
-            self._staged_waiting = False  # none left (or all being applied by another bridge)
-        return applied or 0
+        """Applies the oldest staged rows (a chunk), deleting them in the same transaction; returns how many.
+
+        One attempt: on a failure it gives up until a later turn (with a growing delay), so that the messages
+        arriving meanwhile, a call for help among them, are not held behind a chunk that cannot be applied."""
+        now = time.monotonic()
+        if now < self._apply_not_before:
+            return 0
+        self._last_apply = now
+        try:
+            try:
+                counts, applied = self._commit([], apply_staged=True)
+            except _RetryCarefully:
+                counts, applied = self._commit([], apply_staged=True, careful=True)
+        except Exception as error:
+            self.counters.retries += 1
+            if isinstance(error, TRANSIENT_DATABASE_ERRORS):
+                log.warning("applying staged messages failed (%s); trying again later", error)
+                self._close_database_connections()
+            else:
+                log.exception("applying staged messages failed; trying again later")
+            self._apply_delay = min(
+                max(self._apply_delay * 2, self.config.retry_initial_s), self.config.retry_max_s
+            )
+            self._apply_not_before = time.monotonic() + self._apply_delay
+            return 0
+        self._apply_delay = 0.0
+        self.counters.total.update(counts)
+        if applied < self.config.apply_batch_size:
+            # All this bridge could claim is applied; what arrived since is in its queue, in order, and may be
+            # applied directly: out of staging (rows another bridge holds are its own to apply).
+            self._staged_waiting = False
+        return applied
 
     def _without_expected_redeliveries(self, batch: list[Received]) -> list[Received]:
         """Drops the messages of an older connection when the current one resumed the session: the broker
@@ -518,19 +545,16 @@ class Bridge:
         *,
         stage: Sequence[Received] = (),
         whole: bool = False,
-        apply_staged: bool = False,
     ) -> int | None:
         """Commits the batch, or its beginning up to the first message that raised an alarm (all of it when
-        ``whole``), with ``stage`` staged in the same transaction; with ``apply_staged``, a chunk of staged rows
-        instead of ``batch``. Returns how many messages were handled, or None when stopping."""
+        ``whole``), with ``stage`` staged in the same transaction. Returns how many messages of the batch were
+        handled, or None when stopping."""
         delay = self.config.retry_initial_s
         careful = False
-        what = "staged messages" if apply_staged else f"{len(batch) + len(stage)} message(s)"
+        what = f"{len(batch) + len(stage)} message(s)"
         while True:
             try:
-                counts, committed = self._commit(
-                    batch, careful=careful, stage=stage, whole=whole, apply_staged=apply_staged
-                )
+                counts, committed = self._commit(batch, careful=careful, stage=stage, whole=whole)
             except _RetryCarefully:
                 careful = True  # at once, not a failure: see _handle
                 continue
@@ -595,7 +619,7 @@ class Bridge:
                 if stage:
                     counts[STAGED] += len(stage)
             if self._record_counts is not None:
-                for bridge, counts in per_bridge.items():
+                for bridge, counts in sorted(per_bridge.items()):  # one order for all: no deadlock
                     self._record_counts(bridge=bridge, counts=counts)
         total: Counter[str] = Counter()
         for counts in per_bridge.values():

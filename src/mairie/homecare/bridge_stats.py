@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -26,18 +26,31 @@ from mairie.homecare.models import BridgeCounter, BridgeDeadLetter, Gateway
 
 
 def add_counts(*, bridge: str, counts: Mapping[str, int]) -> None:
-    """Adds ``counts`` (reason → number) to ``bridge``'s rows; call it inside the transaction being counted."""
+    """Adds ``counts`` (reason → number) to ``bridge``'s rows; call it inside the transaction being counted.
+
+    Another bridge may write these rows too (it applies what this one staged): rows are updated in one order
+    (by reason), so that two transactions never wait for each other in a cycle, and a row both create at once
+    is created by one and updated by the other."""
     now = timezone.now()
     with transaction.atomic():
-        for reason, number in counts.items():
+        for reason, number in sorted(counts.items()):
             if not number:
                 continue
-            updated = BridgeCounter.objects.filter(bridge=bridge, reason=reason).update(
-                count=F("count") + number, updated_at=now
-            )
-            if not updated:
-                # One process per bridge name writes its rows, so no concurrent insert of the same row.
-                BridgeCounter.objects.create(bridge=bridge, reason=reason, count=number, updated_at=now)
+            if _add(bridge, reason, number, now):
+                continue
+            try:
+                with transaction.atomic():
+                    BridgeCounter.objects.create(bridge=bridge, reason=reason, count=number, updated_at=now)
+            except IntegrityError:  # created meanwhile by the other bridge's transaction, now committed
+                _add(bridge, reason, number, now)
+
+
+def _add(bridge: str, reason: str, number: int, now: datetime) -> bool:
+    return bool(
+        BridgeCounter.objects.filter(bridge=bridge, reason=reason).update(
+            count=F("count") + number, updated_at=now
+        )
+    )
 
 
 def keep_dead_letter(*, bridge: str, topic: str, payload: bytes, error: str, received_at: datetime) -> None:

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('bridge', models.CharField(max_length=120)),
                 ('topic', models.CharField(max_length=1000)),
                 ('payload', models.BinaryField()),
-                ('received_at', models.DateTimeField()),
+                ('received_at', models.DateTimeField(db_index=True)),
             ],
             options={
                 'ordering': ['pk'],

@@ -734,15 +734,23 @@ def _apply_one(batch: _Batch, item: _Pending) -> IngestOutcome:
 
 
 def _device_seen(batch: _Batch, device: Device, at: datetime, fields: list[str]) -> None:
-    """The device spoke: supervision restarts; if it was offline, its offline alarm closes by itself."""
+    """The device spoke: supervision restarts; if it was offline, its offline alarm closes by itself (unless
+    this message is older than the alarm: applied late, it says nothing of the device since)."""
     if device.last_seen_at is None or at >= device.last_seen_at:
         device.last_seen_at = at
         device.supervision_deadline = at + timedelta(minutes=device.supervision_minutes)
         fields += ["last_seen_at", "supervision_deadline"]
-    if not device.online:
+    if not device.online and not _offline_since(device, at):
         device.online = True
         fields.append("online")
         _device_back(batch, device, at)
+
+
+def _offline_since(device: Device, at: datetime) -> bool:
+    """Whether the device has been found offline after ``at`` (an open offline alarm raised later)."""
+    return Alarm.objects.filter(
+        device=device, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES, raised_at__gt=at
+    ).exists()
 
 
 def _device_back(batch: _Batch, device: Device, at: datetime) -> None:
@@ -957,10 +965,13 @@ def _handle_bridge_state(
     )
     if key is None:
         return IngestOutcome(accepted=False, reason=Reason.DUPLICATE, home_id=home.pk)
+    alarm_ids: list[int] = []
+    if gateway.last_seen_at is not None and at < gateway.last_seen_at:
+        # Older than what the gateway said last (applied late: staged, or by another bridge): recorded, no effect.
+        return IngestOutcome(accepted=True, reason=Reason.OK, alarm_ids=alarm_ids, home_id=home.pk)
     was_online = gateway.online
     gateway.online, gateway.last_seen_at = parsed, at
     batch.change(gateway, ["online", "last_seen_at"])
-    alarm_ids: list[int] = []
     if parsed and not was_online:
         for alarm in Alarm.objects.filter(
             home=home, device__isnull=True, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES
@@ -1009,8 +1020,9 @@ def _handle_bridge_devices(
             registered.model = item["model"]
             changes.append("model")
         batch.change(registered, changes)
-    gateway.last_seen_at = at
-    batch.change(gateway, ["last_seen_at"])
+    if gateway.last_seen_at is None or at > gateway.last_seen_at:
+        gateway.last_seen_at = at
+        batch.change(gateway, ["last_seen_at"])
     return IngestOutcome(accepted=True, reason=Reason.OK, home_id=home.pk)
 
 

@@ -143,37 +143,32 @@ def _inactivity_alarm(home_id: int, now: datetime) -> bool:
 # Supervision: devices silent past their period.
 
 
-# While the bridge applies a backlog it staged, a silent device's news may be waiting in it: its supervision alarm
-# waits too, unless the backlog's oldest message is older than this (then the bridge is overwhelmed, and a device
-# silent past its period is treated as such).
-STAGED_GRACE = timedelta(minutes=10)
-
-
-def _staged_news_may_wait(now: datetime) -> bool:
-    oldest = StagedMessage.objects.order_by("pk").values_list("received_at", flat=True).first()
-    return oldest is not None and now - oldest < STAGED_GRACE
+def _known_until(now: datetime) -> datetime:
+    """Up to when what devices said is applied: while the bridge applies a backlog it staged, a device's report
+    may be waiting in it, received after the oldest staged message; a deadline that passed before that message
+    was received has certainly passed in silence."""
+    oldest = StagedMessage.objects.order_by("received_at").values_list("received_at", flat=True).first()
+    return min(now, oldest) if oldest is not None else now
 
 
 def supervision_tick(now: datetime | None = None, *, limit: int = BATCH) -> int:
     now = now or timezone.now()
-    if _staged_news_may_wait(now):
-        logger.info("supervision postponed: the bridge is applying messages it staged")
-        return 0
+    known_until = _known_until(now)
     with scopes_disabled():
         ids = list(
-            Device.objects.filter(supervision_deadline__lte=now)
+            Device.objects.filter(supervision_deadline__lte=known_until)
             .order_by("supervision_deadline")
             .values_list("pk", flat=True)[:limit]
         )
-    return sum(1 for device_id in ids if _supervision_alarm(device_id, now))
+    return sum(1 for device_id in ids if _supervision_alarm(device_id, now, known_until))
 
 
-def _supervision_alarm(device_id: int, now: datetime) -> bool:
+def _supervision_alarm(device_id: int, now: datetime, known_until: datetime) -> bool:
     with scopes_disabled(), transaction.atomic():
         device = (
             Device.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("home__commune")
-            .filter(pk=device_id, supervision_deadline__lte=now)
+            .filter(pk=device_id, supervision_deadline__lte=known_until)
             .first()
         )
         if device is None:
