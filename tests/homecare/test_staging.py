@@ -7,6 +7,7 @@ on its queue as paho's thread would, and its acknowledgements are recorded.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import uuid
 from collections import Counter
@@ -273,3 +274,31 @@ def test_a_chunk_that_cannot_be_applied_does_not_hold_the_stream(world, monkeypa
         while StagedMessage.objects.exists():
             bridge.process_next(timeout=0.01)
     assert events_of(world) == 151
+
+
+def test_steady_traffic_does_not_keep_staged_rows_waiting(world, monkeypatch):
+    """Messages keep arriving, a few while each batch is being staged (steady traffic, less than a batch at a
+    time): each turn stages what came and applies a chunk, so the staged rows drain while the traffic goes on
+    (waiting for an empty queue, they would pile up)."""
+    messages = backlog(world, 450)
+    arriving = iter(messages[400:])
+    stage = staging.stage
+
+    def stage_while_messages_arrive(**kwargs: Any) -> None:
+        stage(**kwargs)
+        for received in itertools.islice(arriving, 5):
+            bridge._inbox.put(received)
+
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        with scopes_disabled(), transaction.atomic():
+            stage(bridge="bridge-before", messages=messages[:400])
+        bridge, _acks = bridge_with(list(itertools.islice(arriving, 5)))
+        monkeypatch.setattr(staging, "stage", stage_while_messages_arrive)
+        for _turn in range(4):
+            bridge.process_next(timeout=0.01)
+        assert StagedMessage.objects.count() < 50  # 400 staged before, 20 staged since: 400 applied
+        for received in arriving:  # the rest of the stream
+            bridge._inbox.put(received)
+        while bridge.process_next(timeout=0.01) or StagedMessage.objects.exists():
+            pass
+    assert events_of(world) == 450

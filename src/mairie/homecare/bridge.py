@@ -416,8 +416,8 @@ class Bridge:
         """Processes one batch of received messages and acknowledges it; returns its size.
 
         Caught up, it waits up to ``timeout`` for messages and applies them. Behind (a backlog queued here, or
-        staged rows waiting), it stages what has arrived and, when nothing else is waiting in its queue, applies
-        a chunk of the staged rows (see ``mairie.homecare.staging``)."""
+        staged rows waiting), it stages what has arrived and, unless a batch or more is waiting in its queue,
+        applies a chunk of the staged rows (see ``mairie.homecare.staging``)."""
         if (
             self.stages
             and not self._staged_waiting
@@ -430,9 +430,12 @@ class Bridge:
         batch = self._take(self.config.stage_batch_size)
         handled = self._stage(self._without_expected_redeliveries(batch)) if batch else 0
         if self._staged_waiting and (
-            self._inbox.empty() or time.monotonic() - self._last_apply >= self.config.apply_interval_s
+            self._inbox.qsize() < self.config.batch_size
+            or time.monotonic() - self._last_apply >= self.config.apply_interval_s
         ):
-            # A burst being taken in goes first, but never for longer than apply_interval_s at a time.
+            # A burst being taken in (a batch or more waiting) goes first, but never for longer than
+            # apply_interval_s at a time. Steady traffic leaves less than a batch between two turns: then a chunk
+            # is applied at each turn, and the staged rows drain as long as the rules keep up with the traffic.
             self._apply_staged()
         return handled
 

@@ -10,8 +10,8 @@ arriving behind it would wait its turn. So, while it is behind, the bridge:
   durable as anything the rules would write, and the broker's queue empties;
 - keeps on its synchronous path, in the same transaction, every message that may be a call for help (SOS,
   fall, smoke, water leak: ``ingest.may_call_for_help``), so their alarms leave at once;
-- applies the staged rows in arrival order (``ingest_batch``, a chunk at a time) whenever its queue is empty,
-  and at least every ``BridgeConfig.apply_interval_s`` meanwhile; the chunk's rows are deleted in the
+- applies the staged rows in arrival order (``ingest_batch``, a chunk at a time) whenever its queue holds less
+  than a batch, and at least every ``BridgeConfig.apply_interval_s`` meanwhile; the chunk's rows are deleted in the
   transaction that applies them, so a crash re-applies nothing and loses nothing.
 
 Messages of the same device keep their order (the staged rows are applied in id order, and nothing of a device
