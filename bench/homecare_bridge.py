@@ -520,6 +520,23 @@ def latency(
     return results
 
 
+def latency_summary(
+    bridge: Bridge, broker: Broker, homes: list[Any], commune_id: int, *, rate: float, presses: int
+) -> dict[str, Any]:
+    latencies = sorted(latency(bridge, broker, homes, commune_id, rate=rate, presses=presses))
+    return {
+        "telemetry_rate": round(rate, 1),
+        "presses": len(latencies),
+        "median_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
+        "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
+        "late": sum(1 for value in latencies if value >= 15_000),
+        "max_ms": round(latencies[-1], 1),
+        # Taken in but not applied when the telemetry stopped: 0 when the bridge kept up with it.
+        "staged_at_end": count_staged(),
+    }
+
+
 def bulk_homes(count: int, env: dict[str, str]) -> tuple[list[Any], int]:
     """``count`` homes with a gateway and the simulator's 14 devices each, bulk-inserted (setup, not measured)."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("MAIRIE_", "DJANGO_"))})
@@ -677,6 +694,11 @@ def main() -> None:
         "--skip-latency", action="store_true", help="only the ingestion rounds (and the shared ones)"
     )
     parser.add_argument(
+        "--latency-without-staging",
+        action="store_true",
+        help="after the latency phase, the same with a bridge run with --no-staging, side by side",
+    )
+    parser.add_argument(
         "--shared-bridges",
         type=int,
         default=2,
@@ -780,23 +802,20 @@ def main() -> None:
         # Half of what the bridge can keep up with: the applied rate (what it takes in faster is staged).
         rate = args.telemetry_rate or 0.5 * statistics.median(applied)
         print(f"latency: {args.sos} SOS while telemetry flows at {rate:.0f}/s")
-        latencies = latency(bridge, broker, homes, commune_id, rate=rate, presses=args.sos)
-        latencies.sort()
-        result["latency"] = {
-            "telemetry_rate": round(rate, 1),
-            "presses": len(latencies),
-            "median_ms": round(statistics.median(latencies), 1),
-            "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
-            "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
-            "late": sum(1 for value in latencies if value >= 15_000),
-            "max_ms": round(latencies[-1], 1),
-            # Taken in but not applied when the telemetry stopped: 0 when the bridge kept up with it.
-            "staged_at_end": count_staged(),
-        }
-        print(
-            f"  median {result['latency']['median_ms']} ms, p99 {result['latency']['p99_ms']} ms, "
-            f"{result['latency']['staged_at_end']} messages staged at the end"
-        )
+        result["latency"] = latency_summary(bridge, broker, homes, commune_id, rate=rate, presses=args.sos)
+        print(f"  staging: {result['latency']}")
+        if args.latency_without_staging:
+            # The same, side by side, with the bridge that never stages (only one session at a time).
+            bridge.stop()
+            discard_session(broker, bridge.client_id)
+            direct.start()
+            result["latency_without_staging"] = latency_summary(
+                direct, broker, homes, commune_id, rate=rate, presses=args.sos
+            )
+            print(f"  without staging: {result['latency_without_staging']}")
+            direct.stop()
+            discard_session(broker, direct.client_id)
+            bridge.start()
         if not args.skip_memory:
             bridge.stop()
             print(f"memory: {args.memory_homes} homes")

@@ -115,7 +115,7 @@ class BridgeConfig:
     # see mairie.homecare.staging. Only with the ingestion's batch handler (a test's handler sees every message).
     staging: bool = True
     stage_batch_size: int = 1000
-    # Applying a chunk holds back what arrives meanwhile (a call for help included): ~0.1 s for 200 here.
+    # Applying a chunk holds back what arrives meanwhile (a call for help included): as long as a batch.
     apply_batch_size: int = 200
     apply_interval_s: float = 5.0
     # How often a bridge that is caught up looks for rows another bridge staged and left (it stopped for good).
