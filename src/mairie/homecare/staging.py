@@ -24,27 +24,15 @@ bridges sharing a subscription apply different chunks).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol
 
 from django.db import connection
 
 from mairie.core.bulk import can_copy, copy_rows
 from mairie.homecare.models import StagedMessage
+from mairie.homecare.services.ingest import Message
 
 
-class Stageable(Protocol):
-    @property
-    def topic(self) -> str | None: ...
-
-    @property
-    def payload(self) -> bytes: ...
-
-    @property
-    def received_at(self) -> datetime: ...
-
-
-def stage(*, bridge: str, messages: Sequence[Stageable]) -> None:
+def stage(*, bridge: str, messages: Sequence[Message]) -> None:
     """Writes ``messages`` (readable topics only) in this order; call it inside the transaction that counts them."""
     if not messages:
         return
