@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
-from mairie.core.bulk import can_copy, copy_rows, execute_bound
+from mairie.core.bulk import can_copy, copy_rows, execute_bound, select_bound
 from mairie.core.models import Commune
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +64,13 @@ def test_execute_bound_updates_many_rows_from_arrays(commune):
             "Première",
             "Seconde",
         ]
+
+
+def test_select_bound_answers_from_one_array_parameter(commune):
+    with scopes_disabled():
+        other = Commune.objects.create(name="Autreville", slug="autreville")
+    rows = select_bound(
+        'SELECT "slug" FROM "core_commune" WHERE "slug" = ANY(%s::varchar[]) ORDER BY "slug"',
+        [[other.slug, commune.slug, "nulle-part"]],
+    )
+    assert rows == sorted([(other.slug,), (commune.slug,)])

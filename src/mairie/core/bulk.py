@@ -51,6 +51,18 @@ def execute_bound(sql: str, params: Sequence[Any]) -> None:
         cursor.execute(sql, params)
 
 
+def select_bound(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``execute_bound`` for a query: its rows. For a large list given as one array, ``= ANY(%s::text[])``."""
+    if not can_copy():
+        raise NotImplementedError("server-side binding here is PostgreSQL's")
+    import psycopg
+
+    connection.ensure_connection()
+    with _logged(sql), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 @contextmanager
 def _logged(sql: str) -> Iterator[None]:
     """In Django's query log when it keeps one (DEBUG, tests' query counts), as its own cursors would be."""

@@ -60,7 +60,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
-from mairie.core.bulk import can_copy, copy_rows, execute_bound
+from mairie.core.bulk import can_copy, copy_rows, execute_bound, select_bound
 from mairie.core.models import Commune
 from mairie.core.services.audit import log_action
 from mairie.homecare import payloads, rules
@@ -641,12 +641,23 @@ def _load_recorded_keys(batch: _Batch, pending: list[_Pending]) -> None:
         sequence = item.parsed.sequence if item.route.kind == "state" else None
         item.keys = _dedup_keys(item.route.gateway.pk, item.topic, item.payload, sequence, item.at)
         wanted.update(item.keys)
-    if wanted:
-        batch.recorded_keys = set(
-            DeviceEvent.objects.filter(dedup_key__in=sorted(wanted))
-            .order_by()
-            .values_list("dedup_key", flat=True)
-        )
+    if not wanted:
+        return
+    if can_copy():  # one array bound by the server rather than a thousand literals quoted in Python
+        table = connection.ops.quote_name(DeviceEvent._meta.db_table)
+        batch.recorded_keys = {
+            key
+            for (key,) in select_bound(
+                f"SELECT dedup_key FROM {table} WHERE dedup_key = ANY(%s::varchar[])",  # noqa: S608
+                [sorted(wanted)],
+            )
+        }
+        return
+    batch.recorded_keys = set(
+        DeviceEvent.objects.filter(dedup_key__in=sorted(wanted))
+        .order_by()
+        .values_list("dedup_key", flat=True)
+    )
 
 
 def _needs_condition_check(reading: Reading) -> bool:
