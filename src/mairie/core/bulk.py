@@ -1,9 +1,11 @@
-"""Writing many rows at once where Django's ``bulk_create`` costs more than the database does.
+"""Reading and writing many rows at once where Django's own way costs more in Python than the database does.
 
 ``copy_rows`` is PostgreSQL's ``COPY … FROM STDIN`` through psycopg: values go as they are (ids, text, JSON
 already encoded, aware datetimes), with no model instance and no per-field preparation, which is most of what a
-``bulk_create`` of thousands of small rows costs in Python. Database errors come out as Django's (an
-``IntegrityError`` for a unique key), inside the caller's transaction. Both helpers' statements go into Django's
+``bulk_create`` of thousands of small rows costs in Python. ``execute_bound`` and ``select_bound`` run a statement
+whose parameters the server binds (a few large arrays, as ``unnest(%s::bigint[])`` or ``= ANY(%s::varchar[])``),
+where Django's cursors would quote every value into the statement's text. Database errors come out as Django's (an
+``IntegrityError`` for a unique key), inside the caller's transaction. The helpers' statements go into Django's
 query log when it keeps one, as its own cursors' do (query counts in tests stay true).
 """
 
