@@ -10,21 +10,15 @@ import pytest
 from django_scopes import scope
 
 from mairie.core.models import PushSubscription
-from mairie.core.notifications import push
 from mairie.core.services.notifications import push_subscribe
 from tests.browser.conftest import assert_accessible
-from tests.core.push_support import Browser
+from tests.core.push_support import Browser, configure_vapid
 from tests.factories import make_user
 
 
 @pytest.fixture
 def vapid(settings):
-    public, private = push.generate_vapid_pair()
-    settings.PUSH_VAPID_PUBLIC_KEY = public
-    settings.PUSH_VAPID_PRIVATE_KEY = private
-    settings.PUSH_VAPID_SUBJECT = "mailto:exploitation@val-de-brume.test"
-    settings.PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com"]
-    return public
+    return configure_vapid(settings, hosts=["fcm.googleapis.com"])
 
 
 def test_the_account_section_passes_axe_with_and_without_javascript(site, town, vapid):

@@ -19,6 +19,20 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
+def configure_vapid(
+    settings: Any, *, hosts: list[str], subject: str = "mailto:exploitation@val-de-brume.test"
+) -> str:
+    """Fresh VAPID keys and the push services allowed, on pytest-django's ``settings``; returns the public key."""
+    from mairie.core.notifications import push
+
+    public, private = push.generate_vapid_pair()
+    settings.PUSH_VAPID_PUBLIC_KEY = public
+    settings.PUSH_VAPID_PRIVATE_KEY = private
+    settings.PUSH_VAPID_SUBJECT = subject
+    settings.PUSH_ENDPOINT_HOSTS = hosts
+    return public
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -23,7 +23,7 @@ from mairie.core.personal_data import export_document
 from mairie.core.services.notifications import choose_channels, notify, push_subscribe
 from mairie.core.services.privacy import erasure_complete, erasure_request_create
 from tests.core.notifications_support import add_test_templates
-from tests.core.push_support import Browser, PushService, b64, unb64, verify_vapid
+from tests.core.push_support import Browser, PushService, b64, configure_vapid, unb64, verify_vapid
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -33,12 +33,7 @@ SUBJECT = "mailto:exploitation@val-de-brume.test"
 
 @pytest.fixture
 def vapid(settings):
-    public, private = push.generate_vapid_pair()
-    settings.PUSH_VAPID_PUBLIC_KEY = public
-    settings.PUSH_VAPID_PRIVATE_KEY = private
-    settings.PUSH_VAPID_SUBJECT = SUBJECT
-    settings.PUSH_ENDPOINT_HOSTS = ["http://127.0.0.1"]
-    return public
+    return configure_vapid(settings, hosts=["http://127.0.0.1"], subject=SUBJECT)
 
 
 @pytest.fixture

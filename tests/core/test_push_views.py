@@ -11,9 +11,8 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
 from mairie.core.models import AuditEntry, Membership, PushSubscription, Role
-from mairie.core.notifications import push
 from mairie.core.services.notifications import push_subscribe
-from tests.core.push_support import Browser, b64
+from tests.core.push_support import Browser, b64, configure_vapid
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +22,7 @@ FIREFOX_ANDROID = "Mozilla/5.0 (Android 14; Mobile; rv:140.0) Gecko/140.0 Firefo
 
 @pytest.fixture
 def vapid(settings):
-    public, private = push.generate_vapid_pair()
-    settings.PUSH_VAPID_PUBLIC_KEY = public
-    settings.PUSH_VAPID_PRIVATE_KEY = private
-    settings.PUSH_VAPID_SUBJECT = "mailto:exploitation@val-de-brume.test"
-    settings.PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com", "push.services.mozilla.com"]
-    return public
+    return configure_vapid(settings, hosts=["fcm.googleapis.com", "push.services.mozilla.com"])
 
 
 @pytest.fixture

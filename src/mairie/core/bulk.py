@@ -44,25 +44,27 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[
 def execute_bound(sql: str, params: Sequence[Any]) -> None:
     """Runs one statement with its parameters bound by the PostgreSQL server (Django's cursors quote them into
     the statement in Python): for a few large array parameters, as ``unnest(%s::bigint[], …)``."""
-    if not can_copy():
-        raise NotImplementedError("server-side binding here is PostgreSQL's")
-    import psycopg
-
-    connection.ensure_connection()
-    with _logged(sql), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with _bound_cursor(sql) as cursor:
         cursor.execute(sql, params)
 
 
 def select_bound(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """``execute_bound`` for a query: its rows. For a large list given as one array, ``= ANY(%s::text[])``."""
+    with _bound_cursor(sql) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@contextmanager
+def _bound_cursor(sql: str) -> Iterator[Any]:
+    """A psycopg cursor that binds parameters on the server, logged and with Django's errors."""
     if not can_copy():
         raise NotImplementedError("server-side binding here is PostgreSQL's")
     import psycopg
 
     connection.ensure_connection()
     with _logged(sql), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        yield cursor
 
 
 @contextmanager

@@ -14,8 +14,8 @@ arriving behind it would wait its turn. So, while it is behind, the bridge:
   than a batch, and at least every ``BridgeConfig.apply_interval_s`` meanwhile; the chunk's rows are deleted in the
   transaction that applies them, so a crash re-applies nothing and loses nothing.
 
-Messages of the same device keep their order (the staged rows are applied in id order, and nothing of a device
-is applied directly while rows are staged). A redelivered message that was staged twice is recognised by the
+One bridge applies a device's messages in their order (the staged rows in id order, and nothing of the stream
+directly while rows are staged); across bridges, the rules go by each message's own time (docs/homecare.md). A redelivered message that was staged twice is recognised by the
 rules' deduplication as any redelivery is. Rows left by a bridge that stopped are applied by whichever bridge
 runs next, or by a bridge already running within ``BridgeConfig.staged_check_s`` (``FOR UPDATE SKIP LOCKED`` lets
 bridges sharing a subscription apply different chunks).
@@ -77,10 +77,6 @@ def delete(rows: Sequence[StagedMessage]) -> None:
         StagedMessage.objects.filter(pk__in=[row.pk for row in rows]).delete()
 
 
-def waiting() -> int:
-    """How many messages are received and committed but not yet applied (all bridges)."""
-    return StagedMessage.objects.count()
-
-
 def any_waiting() -> bool:
+    """Whether messages are received and committed but not yet applied (by any bridge)."""
     return StagedMessage.objects.exists()

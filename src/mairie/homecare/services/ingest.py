@@ -976,13 +976,13 @@ def _handle_bridge_state(
     )
     if key is None:
         return IngestOutcome(accepted=False, reason=Reason.DUPLICATE, home_id=home.pk)
-    alarm_ids: list[int] = []
     if gateway.last_seen_at is not None and at < gateway.last_seen_at:
         # Older than what the gateway said last (applied late: staged, or by another bridge): recorded, no effect.
-        return IngestOutcome(accepted=True, reason=Reason.OK, alarm_ids=alarm_ids, home_id=home.pk)
+        return IngestOutcome(accepted=True, reason=Reason.OK, home_id=home.pk)
     was_online = gateway.online
     gateway.online, gateway.last_seen_at = parsed, at
     batch.change(gateway, ["online", "last_seen_at"])
+    alarm_ids: list[int] = []
     if parsed and not was_online:
         for alarm in Alarm.objects.filter(
             home=home, device__isnull=True, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES
