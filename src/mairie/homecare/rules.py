@@ -133,11 +133,6 @@ def _morning_window_start(home: Home) -> time:
     return home.active_from if home.active_from < check else time(0)
 
 
-def in_morning_room(room: str, morning_room: str) -> bool:
-    """Whether a device in ``room`` watches the room of the home's morning rule (``morning_room``; none: no)."""
-    return bool(morning_room) and room.strip().lower() == morning_room.strip().lower()
-
-
 def morning_satisfied(home: Home, day: date) -> bool:
     """Movement was seen in the morning room on ``day`` before the check time."""
     last = home.last_morning_activity_at

@@ -67,7 +67,6 @@ from mairie.homecare import payloads, rules
 from mairie.homecare.models import Alarm, AlarmEvent, Device, DeviceEvent, EnergyReading, Gateway, Home
 from mairie.homecare.payloads import Malformed, Reading
 from mairie.homecare.services import alarms as alarm_services
-from mairie.homecare.services import telemetry_sql
 from mairie.homecare.services.homes import record_activity
 
 logger = logging.getLogger(__name__)
@@ -458,22 +457,16 @@ def ingest_message(*, topic: str, payload: bytes, received_at: datetime) -> Inge
     return ingest_batch([IncomingMessage(topic, payload, received_at)])[0]
 
 
-def ingest_batch(
-    messages: Sequence[Message], *, stop_after_alarm: bool = False, set_wise: bool = True
-) -> list[IngestOutcome]:
+def ingest_batch(messages: Sequence[Message], *, stop_after_alarm: bool = False) -> list[IngestOutcome]:
     """Applies messages in order, in one transaction; one outcome per message, in the same order.
 
     With ``stop_after_alarm``, the batch ends right after the first message that raised an alarm: the outcomes
     returned are those of the messages applied (a prefix of ``messages``); the caller commits and sends the
     rest again, so that the alarm leaves without waiting for the messages behind it.
-
-    On PostgreSQL, the homes whose messages are all plain telemetry are applied set-wise
-    (``mairie.homecare.services.telemetry_sql``), with the same effect; ``set_wise=False`` runs every message
-    through the rules (the tests compare both).
     """
     for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
         try:
-            return _ingest_once(messages, stop_after_alarm=stop_after_alarm, set_wise=set_wise)
+            return _ingest_once(messages, stop_after_alarm=stop_after_alarm)
         except _Conflict as conflict:
             if attempt == MAX_BATCH_ATTEMPTS:
                 raise IntegrityError("device events kept colliding with another writer") from conflict
@@ -481,9 +474,7 @@ def ingest_batch(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _ingest_once(
-    messages: Sequence[Message], *, stop_after_alarm: bool, set_wise: bool
-) -> list[IngestOutcome]:
+def _ingest_once(messages: Sequence[Message], *, stop_after_alarm: bool) -> list[IngestOutcome]:
     outcomes: list[IngestOutcome | None] = [None] * len(messages)
     routed: list[tuple[int, _Namespace]] = []
     for index, message in enumerate(messages):
@@ -534,9 +525,7 @@ def _ingest_once(
             pending = [item for item in pending if item.index < limit]
     if pending:
         with scopes_disabled(), transaction.atomic():
-            if set_wise and can_copy():
-                pending = _apply_plain(pending, outcomes)
-            applied = _apply_all(pending, outcomes, stop_after_alarm=stop_after_alarm) if pending else None
+            applied = _apply_all(pending, outcomes, stop_after_alarm=stop_after_alarm)
         if applied is not None:
             limit = applied
     done = [outcome for outcome in outcomes[:limit] if outcome is not None]
@@ -563,106 +552,6 @@ def may_call_for_help(payload: bytes) -> bool:
     except Malformed:
         return True
     return bool(reading.sos or reading.fall or reading.smoke or reading.water_leak)
-
-
-def plain_reading(item: _Pending) -> bool:
-    """Whether a message is plain telemetry as far as its payload tells: a device's state that calls for no help,
-    says no smoke, no leak, no low battery, no button pressed and no door opened (whether the rows it would change
-    let it be applied set-wise is ``telemetry_sql``'s to judge). A payload with a ``\\u`` escape is left to the
-    rules: PostgreSQL's JSON refuses some escapes Python's accepts."""
-    if item.route.kind != "state" or item.malformed or b"\\u" in item.payload:
-        return False
-    reading: Reading = item.parsed
-    return not (
-        reading.sos
-        or reading.fall
-        or reading.smoke
-        or reading.water_leak
-        or reading.action
-        or reading.contact is False
-        or rules.battery_is_low(reading)
-    )
-
-
-def _apply_plain(pending: list[_Pending], outcomes: list[IngestOutcome | None]) -> list[_Pending]:
-    """Applies set-wise the homes whose messages are all plain telemetry (``telemetry_sql``), after locking every
-    home of the batch in key order, then records their residents' movements as the rules do; returns the messages
-    left to the rules, in order."""
-    plain_home: dict[int, bool] = {}
-    for item in pending:
-        home_id = item.route.gateway.home_id
-        plain_home[home_id] = plain_home.get(home_id, True) and plain_reading(item)
-    if not any(plain_home.values()):
-        return pending
-    homes = {
-        home.pk: home
-        for home in Home.objects.select_for_update(of=("self",)).filter(pk__in=sorted(plain_home)).order_by("pk")
-    }
-    rows: list[tuple[_Pending, telemetry_sql.PlainRow]] = []
-    copies: list[_Pending] = []  # the same message twice in the batch: the second is a redelivery
-    seen: set[str] = set()
-    for item in pending:
-        if not plain_home[item.route.gateway.home_id]:
-            continue
-        reading: Reading = item.parsed
-        keys = _dedup_keys(item.route.gateway.pk, item.topic, item.payload, reading.sequence, item.at)
-        if keys[0] in seen or keys[1] in seen:
-            copies.append(item)
-            continue
-        seen.add(keys[0])
-        rows.append(
-            (
-                item,
-                telemetry_sql.PlainRow(
-                    home_id=item.route.gateway.home_id,
-                    gateway_id=item.route.gateway.pk,
-                    name=item.route.name,
-                    payload=item.payload.decode(),
-                    at=item.at,
-                    keys=keys,
-                    clears=reading.smoke is False or reading.water_leak is False,
-                    contact=reading.contact is not None,
-                    battery=reading.battery,
-                    linkquality=reading.linkquality,
-                ),
-            )
-        )
-    results = telemetry_sql.apply([row for _item, row in rows])
-    handled: set[int] = set()
-    moved: list[telemetry_sql.PlainRow] = []
-    for (item, row), result in zip(rows, results, strict=True):
-        if result is None:
-            continue
-        handled.add(row.home_id)
-        if result == telemetry_sql.OK:
-            outcomes[item.index] = IngestOutcome(accepted=True, reason=Reason.OK, home_id=row.home_id)
-            if item.parsed.occupancy or item.parsed.presence:
-                moved.append(row)
-        else:
-            outcomes[item.index] = _drop(Reason.DUPLICATE, row.home_id)
-    for item in copies:
-        if item.route.gateway.home_id in handled:
-            outcomes[item.index] = _drop(Reason.DUPLICATE, item.route.gateway.home_id)
-    if moved:
-        _record_movements(homes, moved)
-    return [item for item in pending if outcomes[item.index] is None]
-
-
-def _record_movements(homes: dict[int, Home], moved: list[telemetry_sql.PlainRow]) -> None:
-    """The residents moved (set-wise messages, in order): their homes' activity and deadlines, as ``_handle_state``
-    records them, a warning on the tablet cancelled included (the rooms of the devices concerned in one query,
-    when a home has a morning rule)."""
-    watching = sorted({row.gateway_id for row in moved if homes[row.home_id].morning_check_room})
-    rooms = telemetry_sql.device_rooms(watching) if watching else {}
-    batch = _Batch()
-    for row in moved:
-        home = homes[row.home_id]
-        room = rooms.get((row.gateway_id, row.name), "")
-        fields = record_activity(
-            home, at=row.at, morning_room=rules.in_morning_room(room, home.morning_check_room)
-        )
-        batch.change(home, fields)
-    batch.write()
 
 
 def _calls_for_help(item: _Pending) -> bool:
@@ -946,8 +835,10 @@ def _handle_state(
         _clear_conditions(batch, home, device, parsed, at)
     home_fields: list[str] = []
     if parsed.is_activity:
-        morning = bool(parsed.occupancy or parsed.presence) and rules.in_morning_room(
-            device.room, home.morning_check_room
+        morning = (
+            bool(parsed.occupancy or parsed.presence)
+            and bool(home.morning_check_room)
+            and (device.room.strip().lower() == home.morning_check_room.strip().lower())
         )
         home_fields += record_activity(home, at=at, morning_room=morning)
     alarm_ids += _intrusion(batch, home, device, parsed, at, key, home_fields)
