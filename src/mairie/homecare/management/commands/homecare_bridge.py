@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 
+from mairie.homecare import live
 from mairie.homecare.bridge import Bridge, BridgeConfig
 
 
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         )
         handler = import_string(options["handler"]) if options["handler"] else None
         bridge = Bridge(config, handler=handler)
+        live.keep_a_loop()  # an alarm's console event leaves without opening a connection to Redis each time
 
         def request_stop(signum: int, frame: object) -> None:
             bridge.stop()
