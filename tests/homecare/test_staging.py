@@ -123,6 +123,31 @@ def test_caught_up_the_bridge_applies_each_message_before_acknowledging_it(world
     assert acks == list(range(1, 21))
 
 
+def test_caught_up_a_call_for_help_is_committed_before_the_telemetry_ahead_of_it_in_the_batch(world):
+    bridge, acks = bridge_with([])
+    bridge.process_next(timeout=0.01)  # a bridge that has been running: nothing staged, caught up
+    for received in backlog(world, 20, sos_at=15):
+        bridge._inbox.put(received)
+    handler = bridge.batch_handler
+    assert handler is not None
+    calls: list[list[str]] = []
+
+    def recording(messages, **options):
+        calls.append([m.topic.rsplit("/", 1)[-1] for m in messages])
+        return handler(messages, **options)
+
+    bridge._batch_handler = recording
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 20
+    assert calls[0][0] == "pendentif"  # its own transaction first: the alarm leaves at once
+    assert sorted(acks) == list(range(1, 21)) and acks[0] == 16
+    assert events_of(world) == 20
+    with scopes_disabled():
+        assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).count() == 1
+    world.refresh()  # the telemetry applied after it still leaves each device's last report
+    assert world.devices["pir"].last_seen_at == NOON + timedelta(milliseconds=18)
+
+
 def test_a_message_staged_twice_is_applied_once(world):
     """The bridge staged it and was killed before its acknowledgement left: the broker delivers it again."""
     messages = backlog(world, 150)

@@ -462,7 +462,9 @@ class Bridge:
             first = self._inbox.get(timeout=timeout)
         except queue.Empty:
             return 0
-        batch = self._without_expected_redeliveries(self._take(self.config.batch_size, first=first))
+        batch = self._calls_for_help_first(
+            self._without_expected_redeliveries(self._take(self.config.batch_size, first=first))
+        )
         handled = 0
         while handled < len(batch):
             committed = self._commit_with_retries(batch[handled:])
@@ -471,6 +473,22 @@ class Bridge:
             self._acknowledge(batch[handled : handled + committed])
             handled += committed
         return handled
+
+    def _calls_for_help_first(self, batch: list[Received]) -> list[Received]:
+        """The batch with the messages that may be a call for help, a fall, smoke or a leak moved to its front
+        (``ingest.may_call_for_help``): each is committed, and its alarm leaves, before the telemetry that arrived
+        ahead of it in the batch is applied. The rules go by each message's own time, so an older report applied
+        just after changes nothing newer (as with staging). Only with the batch handler (``ingest_batch``)."""
+        if self.batch_handler is None or len(batch) < 2:
+            return batch
+        from mairie.homecare.services.ingest import may_call_for_help
+
+        urgent = [m.topic is not None and may_call_for_help(m.payload) for m in batch]
+        if not any(urgent) or all(urgent):
+            return batch
+        return [m for m, u in zip(batch, urgent, strict=True) if u] + [
+            m for m, u in zip(batch, urgent, strict=True) if not u
+        ]
 
     def _stage(self, batch: list[Received]) -> int:
         """Stages the batch and applies its calls for help, in one transaction; acknowledges it once committed.
