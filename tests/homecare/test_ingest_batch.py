@@ -275,3 +275,13 @@ def test_two_bridges_given_the_same_messages_in_any_order_never_deadlock_nor_dou
     with scopes_disabled():
         assert DeviceEvent.objects.count() == len(messages)
         assert Alarm.objects.filter(kind="sos").count() == 1
+
+
+def test_an_sos_press_with_a_battery_level_that_is_fine_reads_no_alarm_before_raising_its_own(worlds):
+    world = worlds[0]
+    payload = json.dumps({"action": "emergency", "battery": 100, "linkquality": 90}).encode()
+    with time_machine.travel(NOON, tick=False), CaptureQueriesContext(connection) as captured:
+        outcome = ingest_message(topic=world.topic("sos"), payload=payload, received_at=NOON)
+    assert outcome.alarm_ids
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "homecare_alarm"')]
+    assert reads == []  # a low battery or smoke gone would need the open condition alarms; this needs none

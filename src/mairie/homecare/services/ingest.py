@@ -661,12 +661,10 @@ def _load_recorded_keys(batch: _Batch, pending: list[_Pending]) -> None:
 
 
 def _needs_condition_check(reading: Reading) -> bool:
-    return (
-        reading.smoke is not None
-        or reading.water_leak is not None
-        or reading.battery_low is not None
-        or reading.battery is not None
-    )
+    """Whether the open condition alarms are consulted for this reading: to raise a battery alarm (once per
+    device), or to mark smoke or water gone. A battery level that is fine consults nothing (most messages carry
+    one, an SOS press among them: one query less on its way)."""
+    return reading.smoke is not None or reading.water_leak is not None or rules.battery_is_low(reading)
 
 
 def _load_open_conditions(batch: _Batch, pending: list[_Pending]) -> None:
