@@ -484,7 +484,7 @@ class Bridge:
         from mairie.homecare.services.ingest import may_call_for_help
 
         urgent = [m.topic is not None and may_call_for_help(m.payload) for m in batch]
-        if not any(urgent) or all(urgent):
+        if not any(urgent):
             return batch
         return [m for m, u in zip(batch, urgent, strict=True) if u] + [
             m for m, u in zip(batch, urgent, strict=True) if not u

@@ -129,6 +129,11 @@ class Reading:
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def calls_for_help(self) -> bool:
+        """A call for help, a fall, smoke or a leak: an alarm that leaves at once."""
+        return bool(self.sos or self.fall or self.smoke or self.water_leak)
+
+    @property
     def is_activity(self) -> bool:
         """Something the resident did: moved, opened a door, pressed a button."""
         return bool(self.occupancy or self.presence or self.contact is False or self.action)

@@ -551,16 +551,11 @@ def may_call_for_help(payload: bytes) -> bool:
         reading = payloads.parse_device_payload(payload)
     except Malformed:
         return True
-    return bool(reading.sos or reading.fall or reading.smoke or reading.water_leak)
+    return reading.calls_for_help
 
 
 def _calls_for_help(item: _Pending) -> bool:
-    reading = item.parsed
-    return (
-        item.route.kind == "state"
-        and not item.malformed
-        and bool(reading.sos or reading.fall or reading.smoke or reading.water_leak)
-    )
+    return item.route.kind == "state" and not item.malformed and item.parsed.calls_for_help
 
 
 def _apply_all(
@@ -749,23 +744,20 @@ def _device_seen(batch: _Batch, device: Device, at: datetime, fields: list[str])
         device.last_seen_at = at
         device.supervision_deadline = at + timedelta(minutes=device.supervision_minutes)
         fields += ["last_seen_at", "supervision_deadline"]
-    if not device.online and not _offline_since(device, at):
+    if not device.online and _device_back(batch, device, at):
         device.online = True
         fields.append("online")
-        _device_back(batch, device, at)
 
 
-def _offline_since(device: Device, at: datetime) -> bool:
-    """Whether the device has been found offline after ``at`` (an open offline alarm raised later)."""
-    return Alarm.objects.filter(
-        device=device, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES, raised_at__gt=at
-    ).exists()
-
-
-def _device_back(batch: _Batch, device: Device, at: datetime) -> None:
-    for alarm in Alarm.objects.filter(
-        device=device, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES
-    ):
+def _device_back(batch: _Batch, device: Device, at: datetime) -> bool:
+    """Closes the device's open offline alarms, unless one was raised after ``at`` (the device has been found
+    offline since this message); returns whether the device is back."""
+    offline = list(
+        Alarm.objects.filter(device=device, kind=Alarm.Kind.DEVICE_OFFLINE, state__in=Alarm.OPEN_STATES)
+    )
+    if any(alarm.raised_at > at for alarm in offline):
+        return False
+    for alarm in offline:
         alarm.home = device.home
         batch.alarms_changed = True
         alarm_services.resolve_by_system(
@@ -774,6 +766,7 @@ def _device_back(batch: _Batch, device: Device, at: datetime) -> None:
             outcome=_("L'appareil est de nouveau joignable."),
             event=AlarmEvent.Kind.DEVICE_BACK,
         )
+    return True
 
 
 def _raise(
