@@ -99,12 +99,18 @@ def recreate_database() -> None:
         connection.execute(f"CREATE DATABASE {DB_NAME}")
 
 
-def count_events() -> int:
+def scalar(sql: str, params: tuple[Any, ...] = ()) -> int:
+    """One number from the benchmark's database (its own connection: the bridge is another process)."""
     import psycopg
 
     with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
-        row = connection.execute("SELECT count(*) FROM homecare_deviceevent").fetchone()
-        return int(row[0]) if row else 0
+        row = connection.execute(sql, params).fetchone()
+        assert row is not None, sql
+        return int(row[0])
+
+
+def count_events() -> int:
+    return scalar("SELECT count(*) FROM homecare_deviceevent")
 
 
 class _Accepted:
@@ -118,12 +124,7 @@ def null_handler(*, topic: str, payload: bytes, received_at: Any) -> _Accepted:
 
 
 def home_commune(home_id: int) -> int:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
-        row = connection.execute("SELECT commune_id FROM homecare_home WHERE id = %s", (home_id,)).fetchone()
-        assert row is not None
-        return int(row[0])
+    return scalar("SELECT commune_id FROM homecare_home WHERE id = %s", (home_id,))
 
 
 class Bridge:
@@ -280,21 +281,11 @@ def shared_drain(bridges: list[Bridge], total: int) -> tuple[float, list[int]]:
 
 
 def count_handled(bridge: str) -> int:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT coalesce(sum(count), 0) FROM homecare_bridgecounter WHERE bridge = %s", (bridge,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+    return scalar("SELECT coalesce(sum(count), 0) FROM homecare_bridgecounter WHERE bridge = %s", (bridge,))
 
 
 def count_staged() -> int:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES}/{DB_NAME}", autocommit=True) as connection:
-        row = connection.execute("SELECT count(*) FROM homecare_stagedmessage").fetchone()
-        return int(row[0]) if row else 0
+    return scalar("SELECT count(*) FROM homecare_stagedmessage")
 
 
 def bridge_drain(bridge: Bridge, total: int) -> tuple[float, float]:
