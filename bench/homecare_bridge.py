@@ -17,6 +17,12 @@ loopback port, and the bridge (``manage.py homecare_bridge``) as its own process
 
     .venv/bin/python bench/homecare_bridge.py [--rounds 3] [--messages 5000] [--homes 100] [--sos 200]
                                                [--memory-homes 10000] [--skip-memory]
+
+To compare the alarm latency of this code with another version's, side by side in one run (the same broker,
+database and telemetry, the two bridges taking turns so that the machine's load falls on both alike):
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/homecare_bridge.py --skip-memory --telemetry-rate 900 --latency-against /tmp/before
 """
 
 from __future__ import annotations
@@ -135,9 +141,12 @@ class Bridge:
         log: Path,
         client_id: str = "bench-bridge",
         args: tuple[str, ...] = (),
+        source: Path | None = None,
     ) -> None:
         self.client_id = client_id
         self.args = args
+        # Another checkout's code (its src/ first on the path): the same models, another version of the bridge.
+        paths = {"PYTHONPATH": os.pathsep.join([str(source / "src"), str(PROJECT)])} if source else {}
         self.env = environment(
             Path(env["MAIRIE_VAR_DIR"]),
             MAIRIE_MQTT_HOST="127.0.0.1",
@@ -146,6 +155,7 @@ class Bridge:
             MAIRIE_MQTT_PASSWORD=BRIDGE_PASSWORD,
             MAIRIE_MQTT_CLIENT_ID=client_id,
             MAIRIE_LOG_LEVEL="INFO",
+            **paths,
         )
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -514,7 +524,38 @@ def latency(
 def latency_summary(
     bridge: Bridge, broker: Broker, homes: list[Any], commune_id: int, *, rate: float, presses: int
 ) -> dict[str, Any]:
-    latencies = sorted(latency(bridge, broker, homes, commune_id, rate=rate, presses=presses))
+    return summarise(latency(bridge, broker, homes, commune_id, rate=rate, presses=presses), rate=rate)
+
+
+def latency_taking_turns(
+    bridges: dict[str, Bridge],
+    broker: Broker,
+    homes: list[Any],
+    commune_id: int,
+    *,
+    rate: float,
+    presses: int,
+    turns: int = 4,
+) -> dict[str, dict[str, Any]]:
+    """The latency of each bridge, ``presses`` each, in ``turns`` alternating parts (one session at a time: two
+    bridges subscribed together would both take every message)."""
+    latencies: dict[str, list[float]] = {name: [] for name in bridges}
+    for turn in range(turns):
+        for name, bridge in bridges.items():
+            bridge.start()
+            part = presses // turns + (1 if turn < presses % turns else 0)
+            latencies[name] += latency(bridge, broker, homes, commune_id, rate=rate, presses=part)
+            staged = count_staged()
+            bridge.stop()
+            discard_session(broker, bridge.client_id)
+            print(
+                f"  turn {turn + 1}/{turns}, {name}: {summarise(latencies[name], rate=rate, staged=staged)}"
+            )
+    return {name: summarise(values, rate=rate) for name, values in latencies.items()}
+
+
+def summarise(values: list[float], *, rate: float, staged: int | None = None) -> dict[str, Any]:
+    latencies = sorted(values)
     return {
         "telemetry_rate": round(rate, 1),
         "presses": len(latencies),
@@ -524,7 +565,7 @@ def latency_summary(
         "late": sum(1 for value in latencies if value >= 15_000),
         "max_ms": round(latencies[-1], 1),
         # Taken in but not applied when the telemetry stopped: 0 when the bridge kept up with it.
-        "staged_at_end": count_staged(),
+        "staged_at_end": count_staged() if staged is None else staged,
     }
 
 
@@ -690,6 +731,13 @@ def main() -> None:
         help="after the latency phase, the same with a bridge run with --no-staging, side by side",
     )
     parser.add_argument(
+        "--latency-against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="instead of the latency phase, this code's bridge and the one of another checkout (a git worktree "
+        "of an earlier commit) taking turns, side by side",
+    )
+    parser.add_argument(
         "--shared-bridges",
         type=int,
         default=2,
@@ -789,9 +837,26 @@ def main() -> None:
             result["sos_behind_backlog"] = sos_behind_backlog(
                 args, broker, homes, commune_id, {"staging": bridge, "without_staging": direct}
             )
-        bridge.start()
         # Half of what the bridge can keep up with: the applied rate (what it takes in faster is staged).
         rate = args.telemetry_rate or 0.5 * statistics.median(applied)
+        if args.latency_against:
+            other = Bridge(
+                env,
+                broker,
+                var_dir / "other.log",
+                client_id="bench-bridge-other",
+                source=args.latency_against,
+            )
+            print(f"latency: {args.sos} SOS each, this bridge and {args.latency_against}'s, at {rate:.0f}/s")
+            result["latency_side_by_side"] = {
+                "other": str(args.latency_against),
+                **latency_taking_turns(
+                    {"this": bridge, "other": other}, broker, homes, commune_id, rate=rate, presses=args.sos
+                ),
+            }
+            print(f"  {result['latency_side_by_side']}")
+            return finish(result)  # a comparison: the memory phase is this bridge's alone
+        bridge.start()
         print(f"latency: {args.sos} SOS while telemetry flows at {rate:.0f}/s")
         result["latency"] = latency_summary(bridge, broker, homes, commune_id, rate=rate, presses=args.sos)
         print(f"  staging: {result['latency']}")

@@ -347,7 +347,7 @@ def test_a_database_error_of_one_message_reruns_the_batch_carefully_and_keeps_th
     bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
     bridge.connected.set()
     for mid, payload in enumerate([b"first", b"bad", b"last"], start=1):
-        bridge._inbox.put(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
+        bridge.receive(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
     assert bridge.process_next(timeout=1) == 3
     assert recorder.payloads() == [b"first", b"first", b"last"]  # the first run was rolled back
     assert [letter["message"].payload for letter in dead_letters] == [b"bad"]
@@ -372,7 +372,7 @@ def test_an_alarm_is_committed_without_waiting_for_the_messages_behind_it(db):
     bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
     bridge.connected.set()
     for mid, payload in enumerate([b"motion", b"sos", b"door", b"meter"], start=1):
-        bridge._inbox.put(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
+        bridge.receive(Received("t", payload, mid=mid, qos=1, dup=False, connection=0, received_at=None))  # type: ignore[arg-type]
     assert bridge.process_next(timeout=1) == 4
     assert transactions == [{"ok": 2}, {"ok": 2}]  # committed right after the SOS, then the rest
     assert acks == [1, 2, 3, 4]
@@ -395,10 +395,10 @@ def test_messages_of_an_older_connection_wait_for_their_redelivery_only_when_the
         )  # type: ignore[arg-type]
 
     reconnect(session_present=False)
-    bridge._inbox.put(received(b"before"))
+    bridge.receive(received(b"before"))
     reconnect(session_present=True)  # the broker kept the session: "before" comes again on this connection
     assert bridge.process_next(timeout=1) == 0
-    bridge._inbox.put(received(b"lost-session"))
+    bridge.receive(received(b"lost-session"))
     reconnect(session_present=False)  # the broker lost the session: what we hold is all there is
     assert bridge.process_next(timeout=1) == 1
     assert recorder.payloads() == [b"lost-session"]

@@ -79,7 +79,7 @@ def bridge_with(messages: list[Received], **config: Any) -> tuple[Bridge, list[i
     bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
     bridge.connected.set()
     for received in messages:
-        bridge._inbox.put(received)
+        bridge.receive(received)
     return bridge, acks
 
 
@@ -93,8 +93,8 @@ def test_a_backlog_is_acknowledged_at_once_and_a_call_for_help_behind_it_does_no
     bridge, acks = bridge_with(messages, apply_batch_size=50)
     with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
         assert bridge.process_next(timeout=1) == 300
-        # All 300 are committed (staged or applied) and acknowledged in one go...
-        assert acks == list(range(1, 301))
+        # All 300 are committed (staged or applied) and acknowledged in one go, the SOS press taken first...
+        assert sorted(acks) == list(range(1, 301)) and acks[0] == 251
         # ...the SOS press already raised its alarm, though 249 messages before it are not applied yet
         # (one chunk of 50 was, the queue being empty).
         with scopes_disabled():
@@ -127,7 +127,7 @@ def test_caught_up_a_call_for_help_is_committed_before_the_telemetry_ahead_of_it
     bridge, acks = bridge_with([])
     bridge.process_next(timeout=0.01)  # a bridge that has been running: nothing staged, caught up
     for received in backlog(world, 20, sos_at=15):
-        bridge._inbox.put(received)
+        bridge.receive(received)
     handler = bridge.batch_handler
     assert handler is not None
     calls: list[list[str]] = []
@@ -146,6 +146,75 @@ def test_caught_up_a_call_for_help_is_committed_before_the_telemetry_ahead_of_it
         assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).count() == 1
     world.refresh()  # the telemetry applied after it still leaves each device's last report
     assert world.devices["pir"].last_seen_at == NOON + timedelta(milliseconds=18)
+
+
+def arriving_during(handler: Any, *, after: int, received: Received, bridge: Bridge) -> tuple[Any, list[int]]:
+    """A batch handler that records each transaction's size, and receives ``received`` (as paho's thread would)
+    while the first call is applying its message number ``after``."""
+    sizes: list[int] = []
+
+    def applying(messages: Any, **options: Any) -> Any:
+        stop_when = options.get("stop_when")
+        if stop_when is not None and not sizes:
+            checks = itertools.count(1)
+
+            def stop_when_counting() -> bool:
+                if next(checks) == after:
+                    bridge.receive(received)
+                return stop_when()
+
+            options["stop_when"] = stop_when_counting
+        outcomes = handler(messages, **options)
+        sizes.append(len(outcomes))
+        return outcomes
+
+    return applying, sizes
+
+
+def test_a_call_for_help_arriving_during_a_batch_stops_it_at_the_next_message(world):
+    bridge, acks = bridge_with([])
+    bridge.process_next(timeout=0.01)  # a bridge that has been running: nothing staged, caught up
+    for received in backlog(world, 20):
+        bridge.receive(received)
+    sos = message(world, "sos", {"action": "emergency"}, NOON + timedelta(milliseconds=20), 21)
+    handler = bridge.batch_handler
+    assert handler is not None
+    bridge._batch_handler, sizes = arriving_during(handler, after=5, received=sos, bridge=bridge)
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 21
+    # Five messages committed, then the SOS in its own transaction, then the other fifteen.
+    assert sizes == [5, 1, 15]
+    assert acks == [1, 2, 3, 4, 5, 21, *range(6, 21)]
+    assert events_of(world) == 21
+    with scopes_disabled():
+        assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).count() == 1
+    world.refresh()
+    assert world.devices["door"].state["linkquality"] == 19
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 21})
+
+
+def test_a_call_for_help_arriving_while_staged_rows_are_applied_stops_the_chunk(world):
+    messages = backlog(world, 300)
+    bridge, acks = bridge_with(messages, apply_batch_size=200)
+    sos = message(world, "sos", {"action": "emergency"}, NOON + timedelta(milliseconds=300), 301)
+    handler = bridge.batch_handler
+    assert handler is not None
+    bridge._batch_handler, sizes = arriving_during(handler, after=10, received=sos, bridge=bridge)
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 300  # staged and acknowledged; a chunk begun, stopped at 10
+        assert sizes == [10]
+        assert StagedMessage.objects.count() == 290  # the chunk's 190 others stay staged, none lost
+        assert bridge.process_next(timeout=1) == 1  # the SOS, before any more staged row
+        with scopes_disabled():
+            assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).count() == 1
+        assert StagedMessage.objects.count() == 90  # then, the queue empty, the next chunk of 200
+        while StagedMessage.objects.exists():
+            bridge.process_next(timeout=0.01)
+    assert sorted(acks) == list(range(1, 302))
+    assert events_of(world) == 301
+    world.refresh()  # applied in order all the same: the devices show their last report
+    assert world.devices["door"].state["linkquality"] == 299 % 200
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 301})
 
 
 def test_a_message_staged_twice_is_applied_once(world):
@@ -178,10 +247,10 @@ def test_rows_a_stopped_bridge_left_are_applied_by_the_next_one(world):
 
 
 def test_a_staged_message_the_rules_fail_on_is_kept_as_a_dead_letter_and_the_rest_applied(world):
-    def failing(messages: Any, *, stop_after_alarm: bool = False) -> Any:
+    def failing(messages: Any, **options: Any) -> Any:
         if any(b'"boom"' in received.payload for received in messages):
             raise RuntimeError("a bug in the rules")
-        return ingest_batch(messages, stop_after_alarm=stop_after_alarm)
+        return ingest_batch(messages, **options)
 
     messages = backlog(world, 150)
     poison = message(world, "pir", {"occupancy": True, "boom": 1}, NOON + timedelta(seconds=5), 151)
@@ -190,7 +259,7 @@ def test_a_staged_message_the_rules_fail_on_is_kept_as_a_dead_letter_and_the_res
     bridge.client = SimpleNamespace(ack=lambda mid, qos: acks.append(mid))  # type: ignore[assignment]
     bridge.connected.set()
     for received in [*messages[:100], poison, *messages[100:]]:
-        bridge._inbox.put(received)
+        bridge.receive(received)
     with time_machine.travel(NOON + timedelta(seconds=6), tick=False):
         bridge.process_next(timeout=1)
         while StagedMessage.objects.exists():
@@ -265,7 +334,7 @@ def test_after_a_burst_is_applied_the_stream_is_applied_directly_again(world):
         assert not StagedMessage.objects.exists()
         assert bridge._staged_waiting is False
         for received in messages[150:]:
-            bridge._inbox.put(received)
+            bridge.receive(received)
         assert bridge.process_next(timeout=1) == 10
     assert not StagedMessage.objects.exists()
     assert events_of(world) == 160
@@ -291,7 +360,7 @@ def test_a_chunk_that_cannot_be_applied_does_not_hold_the_stream(world, monkeypa
         assert acks == list(range(1, 151))
         assert StagedMessage.objects.count() == 150
         assert bridge.counters.retries == 1
-        bridge._inbox.put(message(world, "sos", {"action": "emergency"}, NOON + timedelta(seconds=1), 151))
+        bridge.receive(message(world, "sos", {"action": "emergency"}, NOON + timedelta(seconds=1), 151))
         assert bridge.process_next(timeout=1) == 1  # the SOS, at once, though the chunk waits
         with scopes_disabled():
             assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).exists()
@@ -312,7 +381,7 @@ def test_steady_traffic_does_not_keep_staged_rows_waiting(world, monkeypatch):
     def stage_while_messages_arrive(**kwargs: Any) -> None:
         stage(**kwargs)
         for received in itertools.islice(arriving, 5):
-            bridge._inbox.put(received)
+            bridge.receive(received)
 
     with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
         with scopes_disabled(), transaction.atomic():
@@ -323,7 +392,7 @@ def test_steady_traffic_does_not_keep_staged_rows_waiting(world, monkeypatch):
             bridge.process_next(timeout=0.01)
         assert StagedMessage.objects.count() < 50  # 400 staged before, 20 staged since: 400 applied
         for received in arriving:  # the rest of the stream
-            bridge._inbox.put(received)
+            bridge.receive(received)
         while bridge.process_next(timeout=0.01) or StagedMessage.objects.exists():
             pass
     assert events_of(world) == 450

@@ -4,9 +4,10 @@ One process (``manage.py homecare_bridge``), two threads:
 
 - paho's network thread (``loop_start``) keeps the connection alive (pings, reconnection with back-off) and only
   puts each received message on an in-memory queue; it never touches the database.
-- the main thread takes the messages in order, in batches (up to ``--batch-size``, 100 by default), and hands
-  each batch to ``mairie.homecare.services.ingest.ingest_batch`` inside one transaction, with the bridge's
-  counters in the same transaction. Only after that transaction has committed does it acknowledge the batch's
+- the main thread takes the messages in order (what may be a call for help first: see ``Bridge.receive``), in
+  batches (up to ``--batch-size``, 100 by default), and hands each batch to
+  ``mairie.homecare.services.ingest.ingest_batch`` inside one transaction, with the bridge's counters in the same
+  transaction. Only after that transaction has committed does it acknowledge the batch's
   messages to the broker (``client.ack(mid, qos)``, paho 2.x ``manual_ack=True``). A handler of one message at a
   time (``--handler``, the tests' recorders) is called for each message instead, in the same transaction.
 
@@ -32,6 +33,7 @@ sent (the message is still processed; its repeat is deduplicated and acknowledge
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import ssl
@@ -41,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import paho.mqtt.client as mqtt
 from django.conf import settings
@@ -63,6 +65,8 @@ BAD_TOPIC = "malformed"
 # Received, committed and acknowledged, not yet applied: the counter goes down as staged messages are applied
 # (under the name of the bridge that staged them), so a bridge's counters still add up to what it received.
 STAGED = "staged"
+# Places in the bridge's queue: calls for help before everything else, the rest in the order received.
+URGENT, IN_ORDER = 0, 1
 
 
 class _RetryCarefully(Exception):
@@ -80,10 +84,15 @@ class Handler(Protocol):
 
 class BatchHandler(Protocol):
     """Applies messages in order; with ``stop_after_alarm``, returns the outcomes of a prefix that ends with the
-    first message that raised an alarm (the bridge commits it and sends the rest again)."""
+    first message that raised an alarm (the bridge commits it and sends the rest again); with ``stop_when``
+    (given only when the bridge needs it), the outcomes of a prefix that ends as soon as it returns true."""
 
     def __call__(
-        self, messages: Sequence[Received], *, stop_after_alarm: bool = ...
+        self,
+        messages: Sequence[Received],
+        *,
+        stop_after_alarm: bool = ...,
+        stop_when: Callable[[], bool] | None = ...,
     ) -> Sequence[Outcome]: ...
 
 
@@ -175,6 +184,12 @@ class Counters:
         }
 
 
+class _Committed(NamedTuple):
+    counts: Counter[str]
+    handled: int  # messages of the batch the transaction held (a prefix when it stopped early)
+    claimed: int = 0  # staged rows it claimed to apply (``handled`` of them were applied and deleted)
+
+
 def _from_staged(row: Any) -> Received:
     """A staged row as a received message that is never acknowledged (it was, when it was staged)."""
     return Received(
@@ -236,9 +251,12 @@ class Bridge:
         # Bounded: Mosquitto 2.0.11 does not hold to max_inflight_messages once acknowledgements flow (each PUBACK
         # releases up to that many queued messages), so a backlog would otherwise all land in this process.
         # When full, the network thread waits here, stops reading, and TCP holds the broker back.
-        self._inbox: queue.Queue[Received] = queue.Queue(
+        # (place, arrival number, message): what may be a call for help is taken before the rest (see receive).
+        self._inbox: queue.PriorityQueue[tuple[int, int, Received]] = queue.PriorityQueue(
             maxsize=max(1000, 4 * config.batch_size, config.stage_batch_size)
         )
+        self._arrivals = itertools.count()
+        self._may_call_for_help: Callable[[bytes], bool] | None = None
         # Whether staged rows may be waiting (true at start: a bridge that stopped may have left some).
         self._staged_waiting = True
         self._last_apply = 0.0
@@ -322,24 +340,54 @@ class Bridge:
                 topic: str | None = message.topic
             except UnicodeDecodeError:
                 topic = None
-            received = Received(
-                topic=topic,
-                payload=bytes(message.payload),
-                mid=message.mid,
-                qos=message.qos,
-                dup=bool(message.dup),
-                connection=self._connection,
-                received_at=timezone.now(),
+            self.receive(
+                Received(
+                    topic=topic,
+                    payload=bytes(message.payload),
+                    mid=message.mid,
+                    qos=message.qos,
+                    dup=bool(message.dup),
+                    connection=self._connection,
+                    received_at=timezone.now(),
+                )
             )
-            while not self.stop_requested.is_set():
-                try:
-                    self._inbox.put(received, timeout=0.5)
-                    return
-                except queue.Full:
-                    continue
-            # Stopping: the message stays unacknowledged, the broker delivers it again next time.
         except Exception:
             log.exception("could not queue a received message (it stays unacknowledged)")
+
+    def receive(self, received: Received) -> None:
+        """Queues a received message for the main thread (paho's thread calls it; tests too).
+
+        With the ingestion's batch handler, what may be a call for help, a fall, smoke or a leak
+        (``ingest.may_call_for_help``, on the payload alone) goes ahead of everything queued, and the batch being
+        applied meanwhile stops at the next message (``stop_when``) and commits what it has done: the alarm
+        never waits for a batch of telemetry, only for the message in progress. The rules go by each message's
+        own time, so an older report applied after it changes nothing newer (as with staging)."""
+        place = IN_ORDER
+        if received.topic is not None and self._urgency(received.payload):
+            place = URGENT
+        item = (place, next(self._arrivals), received)
+        while not self.stop_requested.is_set():
+            try:
+                self._inbox.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        # Stopping: the message stays unacknowledged, the broker delivers it again next time.
+
+    def _urgency(self, payload: bytes) -> bool:
+        if self.batch_handler is None:
+            return False  # a handler of single messages (the tests' recorders) sees every message in order
+        if self._may_call_for_help is None:
+            from mairie.homecare.services.ingest import may_call_for_help
+
+            self._may_call_for_help = may_call_for_help
+        return self._may_call_for_help(payload)
+
+    def _urgent_waiting(self) -> bool:
+        """Whether a message that may be a call for help is waiting (the queue's head is its smallest item;
+        read without the queue's lock, as only this thread takes from it: at worst a turn late)."""
+        waiting = self._inbox.queue
+        return bool(waiting) and waiting[0][0] == URGENT
 
     # --- Processing side (main thread) ------------------------------------------------------------------------
 
@@ -448,47 +496,57 @@ class Bridge:
             self._close_database_connections()
             return False  # asked again at the next check
 
-    def _take(self, limit: int, *, first: Received | None = None) -> list[Received]:
+    def _take(
+        self, limit: int, *, first: Received | None = None, urgent_only: bool = False
+    ) -> list[Received]:
+        """Up to ``limit`` queued messages, calls for help first, then in the order received."""
         batch = [first] if first is not None else []
-        while len(batch) < limit:
+        while len(batch) < limit and not (urgent_only and not self._urgent_waiting()):
             try:
-                batch.append(self._inbox.get_nowait())
+                batch.append(self._inbox.get_nowait()[2])
             except queue.Empty:
                 break
         return batch
 
     def _apply_received(self, *, timeout: float) -> int:
         try:
-            first = self._inbox.get(timeout=timeout)
+            first = self._inbox.get(timeout=timeout)[2]
         except queue.Empty:
             return 0
-        batch = self._calls_for_help_first(
-            self._without_expected_redeliveries(self._take(self.config.batch_size, first=first))
-        )
-        handled = 0
+        batch = self._without_expected_redeliveries(self._take(self.config.batch_size, first=first))
+        handled = urgent = 0
         while handled < len(batch):
-            committed = self._commit_with_retries(batch[handled:])
+            if handled and self._urgent_waiting():
+                # It came while the batch was being applied, which stopped for it: it goes first.
+                committed = self._commit_and_acknowledge(self._take_urgent())
+                if committed is None:
+                    break
+                urgent += committed
+            committed = self._commit_and_acknowledge(batch[handled:], first_part_only=True)
             if committed is None:
                 break  # stopping: the rest stays unacknowledged
+            handled += committed
+        return handled + urgent
+
+    def _take_urgent(self) -> list[Received]:
+        return self._without_expected_redeliveries(self._take(self.config.batch_size, urgent_only=True))
+
+    def _commit_and_acknowledge(self, batch: list[Received], *, first_part_only: bool = False) -> int | None:
+        """Commits the batch in as many transactions as it takes (one more after each alarm) and acknowledges
+        each once committed; returns how many messages were handled, or None when stopping. ``first_part_only``:
+        one transaction, which stops early if a call for help arrives meanwhile (the caller sees to it)."""
+        handled = 0
+        while handled < len(batch):
+            committed = self._commit_with_retries(
+                batch[handled:], stop_when=self._urgent_waiting if first_part_only else None
+            )
+            if committed is None:
+                return None
             self._acknowledge(batch[handled : handled + committed])
             handled += committed
+            if first_part_only:
+                break
         return handled
-
-    def _calls_for_help_first(self, batch: list[Received]) -> list[Received]:
-        """The batch with the messages that may be a call for help, a fall, smoke or a leak moved to its front
-        (``ingest.may_call_for_help``): each is committed, and its alarm leaves, before the telemetry that arrived
-        ahead of it in the batch is applied. The rules go by each message's own time, so an older report applied
-        just after changes nothing newer (as with staging). Only with the batch handler (``ingest_batch``)."""
-        if self.batch_handler is None or len(batch) < 2:
-            return batch
-        from mairie.homecare.services.ingest import may_call_for_help
-
-        urgent = [m.topic is not None and may_call_for_help(m.payload) for m in batch]
-        if not any(urgent):
-            return batch
-        return [m for m, u in zip(batch, urgent, strict=True) if u] + [
-            m for m, u in zip(batch, urgent, strict=True) if not u
-        ]
 
     def _stage(self, batch: list[Received]) -> int:
         """Stages the batch and applies its calls for help, in one transaction; acknowledges it once committed.
@@ -526,9 +584,9 @@ class Bridge:
         self._last_apply = now
         try:
             try:
-                counts, applied = self._commit([], apply_staged=True)
+                done = self._commit([], apply_staged=True, stop_when=self._urgent_waiting)
             except _RetryCarefully:
-                counts, applied = self._commit([], apply_staged=True, careful=True)
+                done = self._commit([], apply_staged=True, careful=True)
         except Exception as error:
             self.counters.retries += 1
             if isinstance(error, TRANSIENT_DATABASE_ERRORS):
@@ -542,12 +600,12 @@ class Bridge:
             self._apply_not_before = time.monotonic() + self._apply_delay
             return 0
         self._apply_delay = 0.0
-        self.counters.total.update(counts)
-        if applied < self.config.apply_batch_size:
+        self.counters.total.update(done.counts)
+        if done.claimed < self.config.apply_batch_size and done.handled == done.claimed:
             # All this bridge could claim is applied; what arrived since is in its queue, in order, and may be
             # applied directly: out of staging (rows another bridge holds are its own to apply).
             self._staged_waiting = False
-        return applied
+        return done.handled
 
     def _without_expected_redeliveries(self, batch: list[Received]) -> list[Received]:
         """Drops the messages of an older connection when the current one resumed the session: the broker
@@ -566,16 +624,19 @@ class Bridge:
         *,
         stage: Sequence[Received] = (),
         whole: bool = False,
+        stop_when: Callable[[], bool] | None = None,
     ) -> int | None:
         """Commits the batch, or its beginning up to the first message that raised an alarm (all of it when
-        ``whole``), with ``stage`` staged in the same transaction. Returns how many messages of the batch were
-        handled, or None when stopping."""
+        ``whole``) or to when ``stop_when`` said so, with ``stage`` staged in the same transaction. Returns how
+        many messages of the batch were handled, or None when stopping."""
         delay = self.config.retry_initial_s
         careful = False
         what = f"{len(batch) + len(stage)} message(s)"
         while True:
             try:
-                counts, committed = self._commit(batch, careful=careful, stage=stage, whole=whole)
+                counts, committed, _claimed = self._commit(
+                    batch, careful=careful, stage=stage, whole=whole, stop_when=stop_when
+                )
             except _RetryCarefully:
                 careful = True  # at once, not a failure: see _handle
                 continue
@@ -604,10 +665,12 @@ class Bridge:
         stage: Sequence[Received] = (),
         whole: bool = False,
         apply_staged: bool = False,
-    ) -> tuple[Counter[str], int]:
+        stop_when: Callable[[], bool] | None = None,
+    ) -> _Committed:
         """One transaction for the batch; unless ``whole``, it ends early after a message that raised an alarm,
         so that the alarm is committed (and its notifications and console event leave) without waiting for the
-        messages behind it. Returns the counts and how many messages of the batch the transaction holds."""
+        messages behind it; with ``stop_when``, as soon as that says so (batch handler only). Returns the counts
+        and how many messages of the batch (or staged rows) the transaction holds."""
         from mairie.homecare import staging
 
         batch_handler = None if careful else self.batch_handler
@@ -621,7 +684,7 @@ class Bridge:
             if stage:
                 staging.stage(bridge=self.config.client_id, messages=stage)
             if batch_handler is not None:
-                reasons = self._handle_batch(batch_handler, batch, whole=whole)
+                reasons = self._handle_batch(batch_handler, batch, whole=whole, stop_when=stop_when)
             else:
                 reasons = []
                 for message in batch:
@@ -630,8 +693,9 @@ class Bridge:
                     if alarm and not whole:
                         break
             if apply_staged:
-                staging.delete(claimed)
-                for row, reason in zip(claimed, reasons, strict=True):
+                claimed_applied = claimed[: len(reasons)]  # the rest stays staged, for the next turn
+                staging.delete(claimed_applied)
+                for row, reason in zip(claimed_applied, reasons, strict=True):
                     counts = per_bridge.setdefault(row.bridge, Counter())
                     counts[reason] += 1
                     counts[STAGED] -= 1
@@ -645,15 +709,24 @@ class Bridge:
         total: Counter[str] = Counter()
         for counts in per_bridge.values():
             total.update(counts)
-        return total, len(reasons)
+        return _Committed(total, len(reasons), len(claimed))
 
-    def _handle_batch(self, handler: BatchHandler, batch: list[Received], *, whole: bool) -> list[str]:
+    def _handle_batch(
+        self,
+        handler: BatchHandler,
+        batch: list[Received],
+        *,
+        whole: bool,
+        stop_when: Callable[[], bool] | None = None,
+    ) -> list[str]:
         """The whole batch in one call (a few queries for all its messages); the reason counted for each message
         handled, in order. Any failure but a transient database error sends the batch back to be run carefully,
         message by message, to find and keep the culprit."""
         readable = [message for message in batch if message.topic is not None]
         try:
-            outcomes = handler(readable, stop_after_alarm=not whole) if readable else []
+            # stop_when only when given: a batch handler that never stops early need not know the argument.
+            options = {"stop_when": stop_when} if stop_when is not None else {}
+            outcomes = handler(readable, stop_after_alarm=not whole, **options) if readable else []
         except TRANSIENT_DATABASE_ERRORS:
             raise
         except Exception as error:

@@ -49,7 +49,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -457,16 +457,23 @@ def ingest_message(*, topic: str, payload: bytes, received_at: datetime) -> Inge
     return ingest_batch([IncomingMessage(topic, payload, received_at)])[0]
 
 
-def ingest_batch(messages: Sequence[Message], *, stop_after_alarm: bool = False) -> list[IngestOutcome]:
+def ingest_batch(
+    messages: Sequence[Message],
+    *,
+    stop_after_alarm: bool = False,
+    stop_when: Callable[[], bool] | None = None,
+) -> list[IngestOutcome]:
     """Applies messages in order, in one transaction; one outcome per message, in the same order.
 
     With ``stop_after_alarm``, the batch ends right after the first message that raised an alarm: the outcomes
     returned are those of the messages applied (a prefix of ``messages``); the caller commits and sends the
-    rest again, so that the alarm leaves without waiting for the messages behind it.
+    rest again, so that the alarm leaves without waiting for the messages behind it. ``stop_when`` ends it the
+    same way, after any message, as soon as it returns true (the bridge: a call for help has just arrived and
+    must not wait for the rest of this batch to be applied).
     """
     for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
         try:
-            return _ingest_once(messages, stop_after_alarm=stop_after_alarm)
+            return _ingest_once(messages, stop_after_alarm=stop_after_alarm, stop_when=stop_when)
         except _Conflict as conflict:
             if attempt == MAX_BATCH_ATTEMPTS:
                 raise IntegrityError("device events kept colliding with another writer") from conflict
@@ -474,7 +481,9 @@ def ingest_batch(messages: Sequence[Message], *, stop_after_alarm: bool = False)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _ingest_once(messages: Sequence[Message], *, stop_after_alarm: bool) -> list[IngestOutcome]:
+def _ingest_once(
+    messages: Sequence[Message], *, stop_after_alarm: bool, stop_when: Callable[[], bool] | None
+) -> list[IngestOutcome]:
     outcomes: list[IngestOutcome | None] = [None] * len(messages)
     routed: list[tuple[int, _Namespace]] = []
     for index, message in enumerate(messages):
@@ -525,7 +534,7 @@ def _ingest_once(messages: Sequence[Message], *, stop_after_alarm: bool) -> list
             pending = [item for item in pending if item.index < limit]
     if pending:
         with scopes_disabled(), transaction.atomic():
-            applied = _apply_all(pending, outcomes, stop_after_alarm=stop_after_alarm)
+            applied = _apply_all(pending, outcomes, stop_after_alarm=stop_after_alarm, stop_when=stop_when)
         if applied is not None:
             limit = applied
     done = [outcome for outcome in outcomes[:limit] if outcome is not None]
@@ -559,11 +568,15 @@ def _calls_for_help(item: _Pending) -> bool:
 
 
 def _apply_all(
-    pending: list[_Pending], outcomes: list[IngestOutcome | None], *, stop_after_alarm: bool
+    pending: list[_Pending],
+    outcomes: list[IngestOutcome | None],
+    *,
+    stop_after_alarm: bool,
+    stop_when: Callable[[], bool] | None,
 ) -> int | None:
     """Inside the batch's transaction (scopes disabled: every row is found through the gateway, and each
     message is applied in its commune's scope). Returns how many messages the batch holds when it stopped
-    after an alarm, else None."""
+    early (after an alarm, or ``stop_when``), else None."""
     batch = _Batch()
     _lock_homes(batch, pending)
     _load_devices(batch, pending)
@@ -574,7 +587,7 @@ def _apply_all(
     for item in pending:
         outcome = _apply_one(batch, item)
         outcomes[item.index] = outcome
-        if stop_after_alarm and outcome.alarm_ids:
+        if (stop_after_alarm and outcome.alarm_ids) or (stop_when is not None and stop_when()):
             stopped_at = item.index + 1
             break
     batch.write()
