@@ -3,6 +3,7 @@ check-in, intrusion with exit and entry delays, doors at night, supervision of s
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -138,6 +139,31 @@ def test_threshold_exactly_reached_warns_the_tablet_then_alarms(world):
     assert len(alarms(world)) == 1
 
 
+def test_inactivity_waits_for_a_movement_the_bridge_staged_and_has_not_applied_yet(world):
+    """After a broker restart the bridge takes a backlog in before applying it: a movement may wait there. The
+    resident is not warned, and no alarm raised, for a silence that is not certain; a deadline that passed before
+    the oldest staged message was received did pass in silence."""
+    moved = {"occupancy": True, "linkquality": 80}
+    staged = StagedMessage.objects.create(
+        bridge="b", topic=world.topic("pir"), payload=json.dumps(moved).encode(), received_at=at(26, 10, 58)
+    )
+    assert ticks.inactivity_tick(at(26, 11, 5)) == {"warnings": 0, "alarms": 0}  # deadline 11:00, after 10:58
+    world.refresh()
+    assert world.home.inactivity_state == "ok"
+    with time_machine.travel(at(26, 11, 6), tick=False):  # the bridge applies it: the silence was not one
+        world.send("pir", moved, at(26, 10, 58))
+        staged.delete()
+    world.refresh()
+    assert world.home.inactivity_deadline == at(26, 13, 58)
+    assert ticks.inactivity_tick(at(26, 11, 10)) == {"warnings": 0, "alarms": 0}
+    assert alarms(world) == []
+    # Another backlog whose oldest message came after the new deadline: that silence is certain.
+    StagedMessage.objects.create(
+        bridge="b", topic=world.topic("pir"), payload=json.dumps(moved).encode(), received_at=at(26, 14)
+    )
+    assert ticks.inactivity_tick(at(26, 14, 5)) == {"warnings": 1, "alarms": 0}
+
+
 def test_movement_during_the_warning_cancels_it(world):
     ticks.inactivity_tick(at(26, 11))
     moved = at(26, 11, 5)
@@ -259,7 +285,8 @@ def test_without_warning_minutes_the_alarm_is_immediate(commune):
 
 
 def test_the_inactivity_check_reads_only_due_homes(world, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):  # one indexed SELECT (nothing due), inside a savepoint
+    # Two indexed SELECTs (the oldest staged message, none; the due homes, none), inside a savepoint.
+    with django_assert_max_num_queries(4):
         ticks.inactivity_tick(at(26, 10))
 
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from mairie.core.models import AuditEntry
-from mairie.homecare import live, rules
-from mairie.homecare.models import Alarm, Device, DeviceEvent, Home, StagedMessage
+from mairie.homecare import live, rules, staging
+from mairie.homecare.models import Alarm, Device, DeviceEvent, Home
 from mairie.homecare.services.alarms import raise_alarm
 
 logger = logging.getLogger(__name__)
@@ -62,15 +62,19 @@ def due_homes(now: datetime, *, limit: int = BATCH) -> list[Home]:
 def inactivity_tick(now: datetime | None = None, *, limit: int = BATCH) -> dict[str, int]:
     """Silent homes: first a warning on the tablet (the resident can cancel it), then the alarm.
 
+    Only deadlines up to ``staging.known_until``: a movement the bridge has taken in but not applied yet (a
+    backlog after a broker restart) must not end in a warning, or an alarm, for a silence that did not happen.
+
     Returns ``{"warnings": n, "alarms": m}``.
     """
     now = now or timezone.now()
+    known_until = staging.known_until(now)
     warned: list[Home] = []
     to_alarm: list[int] = []
     with scopes_disabled(), transaction.atomic():  # the ticker works for every commune
         groups: dict[tuple[int, str], list[Home]] = defaultdict(list)
         paused: list[int] = []
-        for home in due_homes(now, limit=limit):
+        for home in due_homes(known_until, limit=limit):
             if rules.inactivity_paused(home):
                 paused.append(home.pk)
             elif home.inactivity_state == Home.InactivityState.OK and home.inactivity_warning_minutes > 0:
@@ -104,18 +108,18 @@ def inactivity_tick(now: datetime | None = None, *, limit: int = BATCH) -> dict[
                     for home in warned
                 ]
             )
-    alarms = sum(1 for home_id in to_alarm if _inactivity_alarm(home_id, now))
+    alarms = sum(1 for home_id in to_alarm if _inactivity_alarm(home_id, now, known_until))
     return {"warnings": len(warned), "alarms": alarms}
 
 
-def _inactivity_alarm(home_id: int, now: datetime) -> bool:
+def _inactivity_alarm(home_id: int, now: datetime, known_until: datetime) -> bool:
     """The warning ran out (or there is none): the alarm. One transaction per home; the lock and re-check make
     a second worker, or a second run, do nothing."""
     with scopes_disabled(), transaction.atomic():
         home = (
             Home.objects.select_for_update(of=("self",)).select_related("commune").filter(pk=home_id).first()
         )
-        if home is None or home.inactivity_deadline is None or home.inactivity_deadline > now:
+        if home is None or home.inactivity_deadline is None or home.inactivity_deadline > known_until:
             return False
         if home.inactivity_state == Home.InactivityState.ALARM or rules.inactivity_paused(home):
             Home.objects.filter(pk=home.pk).update(inactivity_deadline=None)
@@ -143,17 +147,9 @@ def _inactivity_alarm(home_id: int, now: datetime) -> bool:
 # Supervision: devices silent past their period.
 
 
-def _known_until(now: datetime) -> datetime:
-    """Up to when what devices said is applied: while the bridge applies a backlog it staged, a device's report
-    may be waiting in it, received after the oldest staged message; a deadline that passed before that message
-    was received has certainly passed in silence."""
-    oldest = StagedMessage.objects.order_by("received_at").values_list("received_at", flat=True).first()
-    return min(now, oldest) if oldest is not None else now
-
-
 def supervision_tick(now: datetime | None = None, *, limit: int = BATCH) -> int:
     now = now or timezone.now()
-    known_until = _known_until(now)
+    known_until = staging.known_until(now)
     with scopes_disabled():
         ids = list(
             Device.objects.filter(supervision_deadline__lte=known_until)
