@@ -13,7 +13,11 @@ _counter = itertools.count(1)
 
 
 def make_commune(
-    name: str | None = None, *, hosts: tuple[str, ...] = (), modules: list[str] | None = None, **fields: object
+    name: str | None = None,
+    *,
+    hosts: tuple[str, ...] = (),
+    modules: list[str] | None = None,
+    **fields: object,
 ) -> Commune:
     n = next(_counter)
     commune = Commune.objects.create(

@@ -15,7 +15,9 @@ def test_the_confirmation_page_and_a_used_link_pass_axe(site, town):
     token = email_change_token(user=person, new_email="lucienne.hamon@example.org")
     page = site.page()  # opened from the email, signed out, maybe on another device
     page.goto(f"/mon-compte/adresse/{token}/")
-    assert page.get_by_text("votre compte utilise maintenant l'adresse lucienne.hamon@example.org").is_visible()
+    assert page.get_by_text(
+        "votre compte utilise maintenant l'adresse lucienne.hamon@example.org"
+    ).is_visible()
     assert_accessible(page, "email confirmed")
     with scopes_disabled():
         assert User.objects.get(pk=person.pk).email == "lucienne.hamon@example.org"

@@ -95,7 +95,9 @@ def test_edit_saves_name_and_phone_and_a_new_email_once_confirmed(
     person.refresh_from_db()
     assert person.email == "odile.f@example.org"
     # The former address is told.
-    assert [m.subject for m in mailoutbox if m.to == ["odile@example.org"]] == ["Votre adresse e-mail a été changée"]
+    assert [m.subject for m in mailoutbox if m.to == ["odile@example.org"]] == [
+        "Votre adresse e-mail a été changée"
+    ]
     # Used once: opening it again changes nothing and says so.
     again = client_for(commune).get(link)
     assert again.status_code == 400 and "déjà servi" in again.content.decode()

@@ -396,9 +396,13 @@ def test_a_sign_in_code_is_blanked_from_the_stored_notification_once_sent(
     person = make_user(commune, phone="+33612345678")
     with scope(commune=commune), django_capture_on_commit_callbacks(execute=True):
         [row] = notify(
-            recipient=person, commune=commune, template="core/login_code",
+            recipient=person,
+            commune=commune,
+            template="core/login_code",
             context={"code": "481516", "link": "https://example.test/l/1/x", "minutes": 15},
-            channels=["sms"], respect_preferences=False, urgent=True,
+            channels=["sms"],
+            respect_preferences=False,
+            urgent=True,
         )
     with scope(commune=commune):
         row.refresh_from_db()

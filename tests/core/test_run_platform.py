@@ -76,7 +76,9 @@ def test_the_platform_starts_serves_the_demo_and_stops_on_ctrl_c(tmp_path):
                 raise AssertionError(f"run_platform stopped:\n{platform.stdout.read()}")  # type: ignore[union-attr]
             return _answers(port)
 
-        wait_until(site_up, seconds=300, what="the site")  # loading the whole demo takes a while on 2 busy cores
+        wait_until(
+            site_up, seconds=300, what="the site"
+        )  # loading the whole demo takes a while on 2 busy cores
         status, page = get(f"http://localhost:{port}/")
         assert status == 200
         assert "Val-de-Brume" in page

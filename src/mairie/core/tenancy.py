@@ -17,7 +17,9 @@ def normalise_host(host: str) -> str:
 
 
 def _lookup(host: str) -> int | None:
-    match = CommuneHost.objects.filter(host=host, commune__is_active=True).values_list("commune_id", flat=True)
+    match = CommuneHost.objects.filter(host=host, commune__is_active=True).values_list(
+        "commune_id", flat=True
+    )
     found = match.first()
     if found is not None:
         return found

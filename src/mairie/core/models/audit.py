@@ -28,7 +28,9 @@ class AuditEntry(models.Model):
     Action codes are namespaced: ``core.account.created``, ``core.mandate.started``, ``inclusion.session.booked``.
     """
 
-    commune = models.ForeignKey("core.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    commune = models.ForeignKey(
+        "core.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(_("action"), max_length=100, db_index=True)
     actor = models.ForeignKey(
@@ -37,7 +39,9 @@ class AuditEntry(models.Model):
     on_behalf_of = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    mandate = models.ForeignKey("core.Mandate", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    mandate = models.ForeignKey(
+        "core.Mandate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)

@@ -16,7 +16,9 @@ class Mandate(models.Model):
         PAPER = "paper", _("accord signé sur papier")
 
     commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="mandates")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mandates_held")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mandates_held"
+    )
     resident = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mandates_given"
     )

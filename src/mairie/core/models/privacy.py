@@ -16,7 +16,9 @@ class ErasureRequest(models.Model):
         REFUSED = "refused", _("refusée")
 
     commune = models.ForeignKey("core.Commune", on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="erasure_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="erasure_requests"
+    )
     requested_at = models.DateTimeField(default=timezone.now)
     reason = models.TextField(_("raison (facultatif)"), blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
