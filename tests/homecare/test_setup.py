@@ -457,6 +457,24 @@ def test_residents_relatives_operators_and_staff_without_the_capability_are_refu
 
 
 @pytest.mark.django_db
+def test_an_agent_passes_the_second_factor_before_any_setup_page(world):
+    """The setup pages show who is tele-assisted, their home's file and its open alarms (DESIGN.md: staff with
+    access to health or alarm data use two-factor authentication)."""
+    before = actions(world.commune)
+    client = client_as(world.commune, world.agent, verified=False)
+    for method, url in setup_urls(world):
+        response = getattr(client, method)(url, {"mode": "away", "direction": "up"})
+        assert response.status_code == 302, (url, response.status_code)
+        assert response["Location"].startswith(reverse("core:two_factor")), url
+    assert actions(world.commune) == before
+    with scopes_disabled():
+        world.home.refresh_from_db()
+        assert world.home.mode == "normal"
+    listing = page(client_as(world.commune, world.agent).get(reverse("homecare:setup_homes")))
+    assert world.home.label in listing
+
+
+@pytest.mark.django_db
 def test_another_communes_homes_are_not_found(world, other_commune):
     enable(other_commune)
     agent_elsewhere = make_user(other_commune, Role.AGENT)

@@ -67,8 +67,10 @@ MODULE_DESCRIPTION: Any = _(
 def register() -> None:
     from mairie.homecare import personal_data
 
-    # The console shows alarms and homes' files: whoever opens it (an administrator too) passes the second factor.
-    register_capabilities(CAPABILITIES, sensitive={"homecare.console"})
+    # The console shows alarms and homes' files; the setup pages show who is tele-assisted, their home's file
+    # (contacts, devices, inactivity hours) and its open alarms: whoever opens either (an administrator, an agent)
+    # passes the second factor (DESIGN.md: staff with access to health or alarm data).
+    register_capabilities(CAPABILITIES, sensitive={"homecare.console", "homecare.manage_homes"})
     register_module(
         Module(
             "homecare",
