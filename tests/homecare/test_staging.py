@@ -30,10 +30,11 @@ from mairie.homecare.models import (
     BridgeCounter,
     BridgeDeadLetter,
     DeviceEvent,
+    Gateway,
     StagedMessage,
 )
-from mairie.homecare.services.ingest import ingest_batch, may_call_for_help
-from tests.homecare.homes_support import HomeWorld, make_home
+from mairie.homecare.services.ingest import IncomingMessage, ingest_batch, may_call_for_help
+from tests.homecare.homes_support import HomeWorld, fixture, make_home
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +172,40 @@ def arriving_during(handler: Any, *, after: int, received: Received, bridge: Bri
     return applying, sizes
 
 
+def test_a_gateway_back_online_is_shown_online_whatever_order_its_messages_are_applied_in(world):
+    """Zigbee2MQTT starting: bridge/state "online", then bridge/devices (whose list names "action" and "smoke"
+    among the devices' features). The list is not taken for a call for help and put first; and applied before
+    the state anyway (another bridge, a staged backlog), it does not make that state look stale."""
+    with scopes_disabled():
+        Gateway.objects.filter(home=world.home).update(online=False)
+
+    def said(suffix: str, payload: bytes, at: datetime, mid: int) -> Received:
+        return Received(
+            f"{world.base}/{suffix}", payload, mid=mid, qos=1, dup=False, connection=0, received_at=at
+        )
+
+    state = said("bridge/state", fixture("bridge_state_online.json"), NOON + timedelta(seconds=1), 1)
+    devices = said("bridge/devices", fixture("bridge_devices.json"), NOON + timedelta(seconds=2), 2)
+    bridge, acks = bridge_with([state, devices])
+    with time_machine.travel(NOON + timedelta(seconds=3), tick=False):
+        assert bridge.process_next(timeout=1) == 2
+    assert acks == [1, 2]  # in the order received
+    with scopes_disabled():
+        gateway = Gateway.objects.get(home=world.home)
+    assert gateway.online and gateway.last_seen_at == NOON + timedelta(seconds=1)
+
+    with scopes_disabled():
+        Gateway.objects.filter(pk=gateway.pk).update(online=False)
+    later = [
+        IncomingMessage(devices.topic, devices.payload, NOON + timedelta(minutes=10, seconds=2)),
+        IncomingMessage(state.topic, state.payload, NOON + timedelta(minutes=10, seconds=1)),
+    ]
+    with time_machine.travel(NOON + timedelta(minutes=11), tick=False):
+        assert [outcome.reason for outcome in ingest_batch(later)] == ["ok", "ok"]
+    gateway.refresh_from_db()
+    assert gateway.online
+
+
 def test_a_call_for_help_arriving_during_a_batch_stops_it_at_the_next_message(world):
     bridge, acks = bridge_with([])
     bridge.process_next(timeout=0.01)  # a bridge that has been running: nothing staged, caught up
@@ -305,6 +340,25 @@ def test_an_older_all_clear_applied_late_does_not_mark_a_newer_smoke_alarm_clear
 )
 def test_what_may_be_a_call_for_help_is_judged_on_the_payload(payload, urgent):
     assert may_call_for_help(payload) is urgent
+    assert may_call_for_help(payload, "zigbee2mqtt/val-de-brume/1/chambre/pendentif") is urgent
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "zigbee2mqtt/val-de-brume/1/bridge/devices",  # the device list names every feature, "action" among them
+        "zigbee2mqtt/val-de-brume/1/bridge/state",
+        "zigbee2mqtt/val-de-brume/1/bridge/event",
+        "zigbee2mqtt/val-de-brume/1/chambre/pendentif/availability",
+        "zigbee2mqtt/val-de-brume/1/chambre/pendentif/set",
+        "zigbee2mqtt/val-de-brume/1/chambre/pendentif/set/state",
+        "teleinfo/val-de-brume/1",
+    ],
+)
+def test_what_a_gateway_says_of_itself_is_never_taken_for_a_call_for_help(topic):
+    assert (
+        may_call_for_help(b'[{"exposes": [{"name": "action"}, {"name": "smoke"}], "sos": tru', topic) is False
+    )
 
 
 def test_a_running_bridge_applies_rows_another_bridge_left_when_it_stopped_for_good(world):

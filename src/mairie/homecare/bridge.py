@@ -256,7 +256,7 @@ class Bridge:
             maxsize=max(1000, 4 * config.batch_size, config.stage_batch_size)
         )
         self._arrivals = itertools.count()
-        self._may_call_for_help: Callable[[bytes], bool] | None = None
+        self._may_call_for_help: Callable[[bytes, str], bool] | None = None
         # Whether staged rows may be waiting (true at start: a bridge that stopped may have left some).
         self._staged_waiting = True
         self._last_apply = 0.0
@@ -363,7 +363,7 @@ class Bridge:
         never waits for a batch of telemetry, only for the message in progress. The rules go by each message's
         own time, so an older report applied after it changes nothing newer (as with staging)."""
         place = IN_ORDER
-        if received.topic is not None and self._urgency(received.payload):
+        if received.topic is not None and self._urgency(received.payload, received.topic):
             place = URGENT
         item = (place, next(self._arrivals), received)
         while not self.stop_requested.is_set():
@@ -374,14 +374,14 @@ class Bridge:
                 continue
         # Stopping: the message stays unacknowledged, the broker delivers it again next time.
 
-    def _urgency(self, payload: bytes) -> bool:
+    def _urgency(self, payload: bytes, topic: str) -> bool:
         if self.batch_handler is None:
             return False  # a handler of single messages (the tests' recorders) sees every message in order
         if self._may_call_for_help is None:
             from mairie.homecare.services.ingest import may_call_for_help
 
             self._may_call_for_help = may_call_for_help
-        return self._may_call_for_help(payload)
+        return self._may_call_for_help(payload, topic)
 
     def _urgent_waiting(self) -> bool:
         """Whether a message that may be a call for help is waiting (the queue's head is its smallest item;
@@ -561,7 +561,7 @@ class Bridge:
                 message.topic is None
                 or len(message.topic) > MAX_TOPIC
                 or len(message.payload) > MAX_PAYLOAD_BYTES
-                or may_call_for_help(message.payload)
+                or may_call_for_help(message.payload, message.topic)
             ):
                 now.append(message)  # calls for help, and what will be refused anyway (counted at once)
             else:

@@ -545,15 +545,21 @@ def _ingest_once(
 _URGENT_NAMES = (b'"sos"', b'"fall"', b'"smoke"', b'"water_leak"', b'"action"', b"\\u")
 
 
-def may_call_for_help(payload: bytes) -> bool:
-    """Whether a message might be a call for help, a fall, smoke or a leak, judged on its payload alone (no
-    query): the bridge keeps these on its synchronous path when it stages a backlog (``mairie.homecare.staging``).
+def may_call_for_help(payload: bytes, topic: str | None = None) -> bool:
+    """Whether a message might be a call for help, a fall, smoke or a leak, judged on its topic and payload alone
+    (no query): the bridge takes these before everything else it holds, and keeps them on its synchronous path
+    when it stages a backlog (``mairie.homecare.staging``).
 
-    Errs on the side of yes: a payload that names none of those fields (``sos``, ``fall``, ``smoke``,
-    ``water_leak``, ``action``), nor holds a ``\\u`` escape that could spell them, is ordinary telemetry without
-    being parsed; any other is parsed, and a payload that cannot be read is left to the synchronous path, which
-    counts it.
+    Only a device's state can be one: not the meter (``teleinfo/…``), nor what a gateway says of itself
+    (``…/bridge/…``: its device list names "action", "smoke" and "water_leak" among the devices' features) or of a
+    device's availability (``…/availability``), nor a command (``…/set``, ``…/get``); Zigbee2MQTT reserves these
+    names. Otherwise it errs on the side of yes: a payload that names none of those fields (``sos``, ``fall``,
+    ``smoke``, ``water_leak``, ``action``), nor holds a ``\\u`` escape that could spell them, is ordinary telemetry
+    without being parsed; any other is parsed, and a payload that cannot be read is left to the synchronous
+    path, which counts it.
     """
+    if topic is not None and not _may_be_device_state(topic):
+        return False
     if not any(name in payload for name in _URGENT_NAMES):
         return False
     try:
@@ -561,6 +567,14 @@ def may_call_for_help(payload: bytes) -> bool:
     except Malformed:
         return True
     return reading.calls_for_help
+
+
+def _may_be_device_state(topic: str) -> bool:
+    """What ``_route_in`` may route to a device's state, judged without the gateway (its base topic unknown)."""
+    if topic.startswith(TELEINFO_ROOT + "/") or "/bridge/" in topic or topic.endswith("/bridge"):
+        return False
+    last = topic.rsplit("/", 1)[-1]
+    return last not in ("availability", "set", "get") and "/set/" not in topic and "/get/" not in topic
 
 
 def _calls_for_help(item: _Pending) -> bool:
@@ -1035,9 +1049,8 @@ def _handle_bridge_devices(
             registered.model = item["model"]
             changes.append("model")
         batch.change(registered, changes)
-    if gateway.last_seen_at is None or at > gateway.last_seen_at:
-        gateway.last_seen_at = at
-        batch.change(gateway, ["last_seen_at"])
+    # The gateway's last_seen_at is left to bridge/state: it is what an older state applied late (staged, or by
+    # another bridge) is compared with, and a device list newer than that state must not make it look stale.
     return IngestOutcome(accepted=True, reason=Reason.OK, home_id=home.pk)
 
 

@@ -36,7 +36,7 @@ PEOPLE = [
 
 # Their roles see health or alarm data: they need a second factor. The demo gives each one an authenticator
 # app with a fixed, printed key, so a tester can sign in (``manage.py demo_totp <login>`` shows the code).
-SECOND_FACTOR_LOGINS = ("medecin", "infirmiere", "operateur", "plateforme")
+SECOND_FACTOR_LOGINS = ("medecin", "infirmiere", "operateur", "agent", "plateforme")
 DEMO_TOTP_DEVICE_NAME = "Démo"
 
 

@@ -17,7 +17,7 @@ from mairie.core.management.commands.demo import SECOND_FACTOR_LOGINS, demo_totp
 
 
 class Command(BaseCommand):
-    help = "Print the current two-factor code of a demo account (medecin, infirmiere, operateur)."
+    help = "Print the current two-factor code of a demo account (medecin, infirmiere, operateur, agent...)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("login", help="the demo account's login, e.g. medecin")
