@@ -206,7 +206,9 @@ _OVERFLOW = """() => {
   if (extra > 0) {
     for (const element of document.body.querySelectorAll('*')) {
       const box = element.getBoundingClientRect();
-      if (box.right > width + 1 && !element.closest('.table-scroll')) {
+      // What sticks out of a table's own scrolling frame does not widen the page, unless it escapes it.
+      const framed = element.closest('.table-scroll') && getComputedStyle(element).position !== 'absolute';
+      if (box.right > width + 1 && !framed) {
         const classes = typeof element.className === 'string' ? element.className.trim() : '';
         const name = element.tagName.toLowerCase() + (element.id ? '#' + element.id : '')
           + (classes ? '.' + classes.split(/\\s+/).join('.') : '');

@@ -10,7 +10,7 @@ from mairie.core.acting import Actor
 from mairie.core.models import Role
 from mairie.homecare.models import Contact, Device, Gateway
 from mairie.homecare.services import homes as services
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, horizontal_overflow
 from tests.factories import make_user
 
 
@@ -67,3 +67,31 @@ def test_set_up_a_home_by_clicking_and_every_page_passes_axe(site, town):
         ]
         home.refresh_from_db()
     assert home.morning_check_room == "salon"
+
+
+def test_the_list_and_a_homes_page_never_scroll_sideways_on_a_phone_or_zoomed(site, town):
+    """Their tables scroll inside their frame; the visually hidden text of their cells (« Modifier
+    <le pendentif> »…) must not widen the page (WCAG 1.4.10: 320 px, and 640 px for a 200 % zoom)."""
+    with scopes_disabled():
+        town.enabled_modules = [*town.enabled_modules, "homecare"]
+        town.save(update_fields=["enabled_modules"])
+    agent = make_user(town, Role.AGENT)
+    resident = make_user(town, first_name="Marie-Bernadette", last_name="de La Tour-Villeneuve")
+    actor = Actor.himself(agent, town)
+    with scope(commune=town):
+        home = services.home_create(actor=actor, resident=resident, label="Résidence des Tilleuls, maison 12")
+        gateway, _password = services.gateway_register(actor=actor, home=home)
+        for name, kind, room in (
+            ("chambre/pendentif-appel-urgence", Device.Kind.SOS, "chambre"),
+            ("salle_de_bain/detecteur-de-chute", Device.Kind.FALL, "salle de bain"),
+            ("cuisine/detecteur-de-fumee", Device.Kind.SMOKE, "cuisine"),
+            ("entree/contact-porte-principale", Device.Kind.CONTACT, "entrée"),
+        ):
+            services.device_register(actor=actor, gateway=gateway, friendly_name=name, kind=kind, room=room)
+    page = site.page(user=agent, width=320, height=800)
+    for path in ("/teleassistance/gestion/logements/", f"/teleassistance/gestion/logements/{home.pk}/"):
+        page.goto(path)
+        for width in (320, 640):
+            page.set_viewport_size({"width": width, "height": 800})
+            extra, culprits = horizontal_overflow(page)
+            assert extra == 0, f"{path} at {width} px: {extra} px too wide, because of {culprits}"
