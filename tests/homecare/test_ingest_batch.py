@@ -16,6 +16,7 @@ from django_scopes import scope, scopes_disabled
 
 from mairie.core.acting import Actor
 from mairie.homecare.models import Alarm, AlarmEvent, DeviceEvent, EnergyReading
+from mairie.homecare.services import ticks
 from mairie.homecare.services.homes import device_register
 from mairie.homecare.services.ingest import IncomingMessage, ingest_batch, ingest_message
 from tests.homecare.homes_support import HomeWorld, fixture, make_home
@@ -275,6 +276,61 @@ def test_two_bridges_given_the_same_messages_in_any_order_never_deadlock_nor_dou
     with scopes_disabled():
         assert DeviceEvent.objects.count() == len(messages)
         assert Alarm.objects.filter(kind="sos").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alarm_the_ticker_raises_for_a_home_does_not_wait_for_that_homes_batch_in_progress(commune):
+    """The bridge locks a batch's homes against other bridges. A ticker raising an alarm for one of them (a row
+    that refers to the home: PostgreSQL checks that reference at commit) goes on meanwhile: it neither waits
+    for the batch, nor can it deadlock with the bridge when the batch then writes a device the ticker holds."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer at a time)")
+    with time_machine.travel(NOON, tick=False):
+        world = make_home(commune, now=NOON, contacts=1)
+    inside, release, ticked = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def holding_the_batch_open() -> bool:
+        inside.set()
+        release.wait(timeout=30)
+        return False
+
+    def bridge() -> None:
+        try:
+            movement = IncomingMessage(world.topic("pir"), b'{"occupancy": true}', NOON + timedelta(hours=2))
+            with transaction.atomic():
+                ingest_batch([movement], stop_when=holding_the_batch_open)
+        except BaseException as error:  # reported by the test itself, below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def ticker() -> None:
+        try:
+            assert (
+                ticks.supervision_tick(NOON + timedelta(hours=2)) >= 1
+            )  # the pendant: silent for 60 minutes
+            ticked.set()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=bridge)]
+    threads[0].start()
+    try:
+        assert inside.wait(timeout=10), "the batch did not start"
+        threads.append(threading.Thread(target=ticker))
+        threads[1].start()
+        assert ticked.wait(timeout=5), "the ticker waited for the bridge's batch"
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    with scopes_disabled():
+        assert Alarm.objects.filter(home=world.home, kind="device_offline").exists()
+        assert DeviceEvent.objects.filter(home=world.home).count() == 1
 
 
 def test_an_sos_press_with_a_battery_level_that_is_fine_reads_no_alarm_before_raising_its_own(worlds):

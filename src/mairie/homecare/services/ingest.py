@@ -611,8 +611,11 @@ def _apply_all(
 def _lock_homes(batch: _Batch, pending: list[_Pending]) -> None:
     ids = sorted({item.route.gateway.home_id for item in pending})
     # One lock statement, in key order: two bridges sharing a subscription take them in the same order.
+    # FOR NO KEY UPDATE (what an UPDATE of the home's fields takes anyway): it excludes other bridges and the
+    # tickers' locks, not a transaction that only refers to the home (a ticker's alarm, checked at its commit),
+    # which would otherwise wait for the whole batch, or deadlock with it over a device row the ticker holds.
     communes = {item.route.gateway.commune_id: item.route.gateway.commune for item in pending}
-    for home in Home.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"):
+    for home in Home.objects.select_for_update(of=("self",), no_key=True).filter(pk__in=ids).order_by("pk"):
         if home.commune_id in communes:  # always, unless the home changed commune meanwhile: then it is read
             home.commune = communes[home.commune_id]
         batch.homes[home.pk] = home
