@@ -448,7 +448,11 @@ def test_an_admin_resets_a_nurses_lost_second_factor_and_she_is_told(
     StaticDevice.objects.create(user=nurse, name="secours")
     client = client_for(commune, admin)
     url = reverse("core:staff_two_factor_reset", args=[nurse.pk])
-    assert f'action="{url}"' in _text(client.get(reverse("core:staff_roles")))
+    assert f'href="{url}"' in _text(client.get(reverse("core:staff_roles")))
+    # Asked first: whoever signs in next with her password sets up the new one.
+    asked = _text(client.get(url))
+    assert "Réinitialiser la double authentification de Inès" in asked and "Oui, réinitialiser" in asked
+    assert TOTPDevice.objects.filter(user=nurse).exists()
     response = client.post(url, follow=True)
     assert "configurera une nouvelle application" in _text(response)
     assert (
@@ -464,7 +468,7 @@ def test_an_admin_resets_a_nurses_lost_second_factor_and_she_is_told(
         )
     assert {"in_app", "sms"} <= told
     # Nothing to reset any more: no button for her.
-    assert f'action="{url}"' not in _text(client.get(reverse("core:staff_roles")))
+    assert f'href="{url}"' not in _text(client.get(reverse("core:staff_roles")))
 
 
 def test_a_second_factor_used_for_another_commune_is_not_the_communes_to_reset(

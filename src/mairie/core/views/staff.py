@@ -524,14 +524,19 @@ def staff_role_revoke(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @require_capability("core.manage_roles")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def staff_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
-    """A member's lost second factor, taken away so they can set up a new one (their phone was lost)."""
+    """A member's lost second factor, taken away so they can set up a new one (their phone was lost).
+
+    Asked first (GET): whoever signs in next with the password sets up the new one, so a reset done by mistake,
+    or for someone who did not ask, opens the account to whoever knows that password."""
     commune = _commune(request)
     member = Membership.objects.filter(commune=commune, user_id=user_id).select_related("user").first()
     if member is None:  # a person of this commune only
         raise Http404
     person = member.user
+    if request.method == "GET":
+        return render(request, "core/staff/two_factor_reset.html", {"person": person})
     try:
         done = two_factor_reset(user=person, commune=commune, by=_user(request))
     except ValidationError as error:
