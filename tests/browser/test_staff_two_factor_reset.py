@@ -18,10 +18,14 @@ def test_an_admin_is_asked_before_a_nurses_second_factor_is_reset(site, town, ja
     TOTPDevice.objects.create(user=nurse, name="téléphone", confirmed=True)
     page = site.page(user=admin, javascript=javascript)
     page.goto("/gestion/roles/")
-    reset = page.get_by_role("link", name="Téléphone perdu ? Réinitialiser la double authentification de Inès")
+    reset = page.get_by_role(
+        "link", name="Téléphone perdu ? Réinitialiser la double authentification de Inès"
+    )
     reset.click()
-    assert page.get_by_role("heading", level=1).inner_text().startswith(
-        "Réinitialiser la double authentification de Inès"
+    assert (
+        page.get_by_role("heading", level=1)
+        .inner_text()
+        .startswith("Réinitialiser la double authentification de Inès")
     )
     if javascript:
         assert_accessible(page, "the question before resetting a second factor")
