@@ -402,6 +402,21 @@ def test_door_left_open_at_night(world):
     assert alarm.severity == "medium"
 
 
+def test_a_door_closed_in_time_but_not_applied_yet_is_not_an_alarm(world):
+    """The report of the door closing at 23:10 waits in a backlog the bridge took in (after a broker restart)."""
+    with time_machine.travel(at(26, 23), tick=False):
+        world.send("door", fixture("aqara_contact_MCCGQ11LM_open.json"), at(26, 23))
+    StagedMessage.objects.create(
+        bridge="b",
+        topic=world.topic("door"),
+        payload=fixture("aqara_contact_MCCGQ11LM_closed.json"),
+        received_at=at(26, 23, 10),
+    )
+    with time_machine.travel(at(26, 23, 20), tick=False):
+        assert ticks.door_tick(at(26, 23, 20)) == 0  # deadline 23:15, after the staged report of 23:10
+    assert alarms(world, "door_open_night") == []
+
+
 def test_door_opened_in_the_day_and_closed_before_night_is_nothing(world):
     with time_machine.travel(at(26, 15), tick=False):
         world.send("door", fixture("aqara_contact_MCCGQ11LM_open.json"), at(26, 15))

@@ -278,22 +278,25 @@ def _intrusion_alarm(home_id: int, now: datetime) -> bool:
 
 
 def door_tick(now: datetime | None = None, *, limit: int = BATCH) -> int:
+    """Doors still open at their deadline, up to ``staging.known_until``: the report of the door being closed
+    may be waiting in a backlog the bridge has taken in and not applied yet."""
     now = now or timezone.now()
+    known_until = staging.known_until(now)
     with scopes_disabled():
         ids = list(
-            Device.objects.filter(open_deadline__lte=now)
+            Device.objects.filter(open_deadline__lte=known_until)
             .order_by("open_deadline")
             .values_list("pk", flat=True)[:limit]
         )
-    return sum(1 for device_id in ids if _door_alarm(device_id, now))
+    return sum(1 for device_id in ids if _door_alarm(device_id, now, known_until))
 
 
-def _door_alarm(device_id: int, now: datetime) -> bool:
+def _door_alarm(device_id: int, now: datetime, known_until: datetime) -> bool:
     with scopes_disabled(), transaction.atomic():
         device = (
             Device.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("home__commune")
-            .filter(pk=device_id, open_deadline__lte=now)
+            .filter(pk=device_id, open_deadline__lte=known_until)
             .first()
         )
         if device is None:
