@@ -1,5 +1,6 @@
-"""Resident pages reflow: no sideways scrolling at 320 px wide (400 % zoom of a 1280 px window, WCAG 1.4.10)
-nor at 640 px (200 % zoom), with normal and with large text.
+"""Pages reflow: no sideways scrolling at 320 px wide (400 % zoom of a 1280 px window, WCAG 1.4.10) nor at 640 px
+(200 % zoom); residents' pages with normal and with large text, and every other role's (a table may scroll
+inside its own frame, never the page).
 
 Zooming a 1280 px window to 200 % lays the page out in 640 CSS pixels, so a 640 px wide window shows exactly
 what the zoomed one does. The pages are those a visitor and a resident reach by following links.
@@ -14,6 +15,7 @@ from mairie.core.models import Role
 from tests.browser.conftest import horizontal_overflow
 from tests.browser.crawl import Visit, crawl
 from tests.factories import make_user
+from tests.urlwalk import build_world
 
 WIDTHS = (320, 640)
 
@@ -40,6 +42,31 @@ def test_resident_pages_never_scroll_sideways(site, town, who, large_text):
         return problems
 
     result = crawl(page, site.url, ("/", "/mon-compte/"), check=check, send_empty_forms=False)
+    assert len(result.visits) >= 5
+    if result.problems:
+        pytest.fail("\n".join(result.problems), pytrace=False)
+
+
+STAFF = (Role.RELATIVE, Role.MEDIATOR, Role.FABLAB_MANAGER, Role.MODERATOR, Role.AGENT, Role.OPERATOR, Role.ADMIN)
+
+
+@pytest.mark.parametrize("role", STAFF)
+def test_staff_and_relatives_pages_never_scroll_sideways(site, town, role):
+    """Staff work on phones and zoom too: their tables scroll inside their own frame, the page never sideways."""
+    world = build_world(town, surname="Reflow")
+    page = site.page(user=world.users[role], width=WIDTHS[0], height=800)
+
+    def check(page, visit: Visit) -> list[str]:
+        problems = []
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            extra, culprits = horizontal_overflow(page)
+            if extra > 0:
+                problems.append(f"{visit.url} at {width} px: {extra} px too wide, because of {culprits}")
+        page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+        return problems
+
+    result = crawl(page, site.url, ("/", "/gestion/", "/mon-compte/"), check=check, send_empty_forms=False)
     assert len(result.visits) >= 5
     if result.problems:
         pytest.fail("\n".join(result.problems), pytrace=False)
