@@ -47,7 +47,15 @@ def test_resident_pages_never_scroll_sideways(site, town, who, large_text):
         pytest.fail("\n".join(result.problems), pytrace=False)
 
 
-STAFF = (Role.RELATIVE, Role.MEDIATOR, Role.FABLAB_MANAGER, Role.MODERATOR, Role.AGENT, Role.OPERATOR, Role.ADMIN)
+STAFF = (
+    Role.RELATIVE,
+    Role.MEDIATOR,
+    Role.FABLAB_MANAGER,
+    Role.MODERATOR,
+    Role.AGENT,
+    Role.OPERATOR,
+    Role.ADMIN,
+)
 
 
 @pytest.mark.parametrize("role", STAFF)
