@@ -34,7 +34,7 @@ the one that fails as a dead letter.
 
 How a batch runs (a constant number of queries, whatever its size): the gateways of all its topics in one
 query (and none for a topic that cannot be ours); then, in one transaction, the batch's homes locked in one
-``SELECT … FOR UPDATE`` ordered by key (two bridges sharing a subscription never deadlock), their devices in
+``SELECT … FOR NO KEY UPDATE`` ordered by key (two bridges sharing a subscription never deadlock), their devices in
 one query, the dedup keys already recorded in one query, the open "condition" alarms (smoke, leak, battery,
 offline, door) and the meters' last readings in one query each when the batch needs them. The rules run in
 Python on these rows, in the messages' order; then one insert for the events, one for the meter readings, and
