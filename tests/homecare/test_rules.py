@@ -164,6 +164,15 @@ def test_inactivity_waits_for_a_movement_the_bridge_staged_and_has_not_applied_y
     assert ticks.inactivity_tick(at(26, 14, 5)) == {"warnings": 1, "alarms": 0}
 
 
+def test_staged_messages_that_are_never_applied_do_not_silence_the_ticker_for_ever(world):
+    """No bridge applies them (stopped, or run without staging): after ten minutes the ticker stops waiting."""
+    StagedMessage.objects.create(
+        bridge="b", topic=world.topic("pir"), payload=b'{"occupancy": true}', received_at=at(26, 10, 58)
+    )
+    assert ticks.inactivity_tick(at(26, 11, 8)) == {"warnings": 0, "alarms": 0}  # waits: 10:58 < 11:00
+    assert ticks.inactivity_tick(at(26, 11, 10, 1)) == {"warnings": 1, "alarms": 0}  # no longer
+
+
 def test_movement_during_the_warning_cancels_it(world):
     ticks.inactivity_tick(at(26, 11))
     moved = at(26, 11, 5)

@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from django_scopes import scope, scopes_disabled
 
 from mairie.homecare import staging
-from mairie.homecare.bridge import Bridge, BridgeConfig, Received
+from mairie.homecare.bridge import APPLIED_BEFORE_STOPPING, Bridge, BridgeConfig, Received
 from mairie.homecare.bridge_stats import add_counts, totals
 from mairie.homecare.models import (
     Alarm,
@@ -206,7 +206,12 @@ def test_a_gateway_back_online_is_shown_online_whatever_order_its_messages_are_a
     assert gateway.online
 
 
-def test_a_call_for_help_arriving_during_a_batch_stops_it_at_the_next_message(world):
+@pytest.mark.parametrize(
+    ("arrives_at", "stops_at"),
+    [(12, 12), (3, APPLIED_BEFORE_STOPPING)],  # at once; or once the batch has applied its minimum
+    ids=["at the next message", "after the minimum"],
+)
+def test_a_call_for_help_arriving_during_a_batch_stops_it(world, arrives_at, stops_at):
     bridge, acks = bridge_with([])
     bridge.process_next(timeout=0.01)  # a bridge that has been running: nothing staged, caught up
     for received in backlog(world, 20):
@@ -214,12 +219,12 @@ def test_a_call_for_help_arriving_during_a_batch_stops_it_at_the_next_message(wo
     sos = message(world, "sos", {"action": "emergency"}, NOON + timedelta(milliseconds=20), 21)
     handler = bridge.batch_handler
     assert handler is not None
-    bridge._batch_handler, sizes = arriving_during(handler, after=5, received=sos, bridge=bridge)
+    bridge._batch_handler, sizes = arriving_during(handler, after=arrives_at, received=sos, bridge=bridge)
     with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
         assert bridge.process_next(timeout=1) == 21
-    # Five messages committed, then the SOS in its own transaction, then the other fifteen.
-    assert sizes == [5, 1, 15]
-    assert acks == [1, 2, 3, 4, 5, 21, *range(6, 21)]
+    # The first messages committed, then the SOS in its own transaction, then the others.
+    assert sizes == [stops_at, 1, 20 - stops_at]
+    assert acks == [*range(1, stops_at + 1), 21, *range(stops_at + 1, 21)]
     assert events_of(world) == 21
     with scopes_disabled():
         assert Alarm.objects.filter(home=world.home, kind=Alarm.Kind.SOS).count() == 1
@@ -250,6 +255,20 @@ def test_a_call_for_help_arriving_while_staged_rows_are_applied_stops_the_chunk(
     world.refresh()  # applied in order all the same: the devices show their last report
     assert world.devices["door"].state["linkquality"] == 299 % 200
     assert totals(bridge=bridge.config.client_id) == Counter({"ok": 301})
+
+
+def test_an_unreadable_payload_naming_sos_waits_its_turn(world):
+    """It raises no alarm (it is dropped as malformed): it must not jump the queue nor cut the batch."""
+    unreadable = dataclasses.replace(message(world, "sos", {}, NOON, 3), payload=b'{"sos": tru')
+    bridge, acks = bridge_with([])
+    bridge.process_next(timeout=0.01)
+    for received in [*backlog(world, 2), unreadable]:
+        bridge.receive(received)
+    bridge.receive(message(world, "sos", {"action": "emergency"}, NOON + timedelta(milliseconds=5), 4))
+    with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
+        assert bridge.process_next(timeout=1) == 4
+    assert acks == [4, 1, 2, 3]  # the real call for help first, the unreadable one in its place
+    assert totals(bridge=bridge.config.client_id) == Counter({"ok": 3, "malformed": 1})
 
 
 def test_a_message_staged_twice_is_applied_once(world):
@@ -341,6 +360,8 @@ def test_an_older_all_clear_applied_late_does_not_mark_a_newer_smoke_alarm_clear
 def test_what_may_be_a_call_for_help_is_judged_on_the_payload(payload, urgent):
     assert may_call_for_help(payload) is urgent
     assert may_call_for_help(payload, "zigbee2mqtt/val-de-brume/1/chambre/pendentif") is urgent
+    # A device may be called "…/bridge": only Zigbee2MQTT's own gateway topics are set aside.
+    assert may_call_for_help(payload, "zigbee2mqtt/val-de-brume/1/garage/bridge") is urgent
 
 
 @pytest.mark.parametrize(
@@ -349,6 +370,7 @@ def test_what_may_be_a_call_for_help_is_judged_on_the_payload(payload, urgent):
         "zigbee2mqtt/val-de-brume/1/bridge/devices",  # the device list names every feature, "action" among them
         "zigbee2mqtt/val-de-brume/1/bridge/state",
         "zigbee2mqtt/val-de-brume/1/bridge/event",
+        "zigbee2mqtt/val-de-brume/1/bridge/response/device/rename",
         "zigbee2mqtt/val-de-brume/1/chambre/pendentif/availability",
         "zigbee2mqtt/val-de-brume/1/chambre/pendentif/set",
         "zigbee2mqtt/val-de-brume/1/chambre/pendentif/set/state",

@@ -67,6 +67,9 @@ BAD_TOPIC = "malformed"
 STAGED = "staged"
 # Places in the bridge's queue: calls for help before everything else, the rest in the order received.
 URGENT, IN_ORDER = 0, 1
+# A transaction stops for a call for help that arrived meanwhile only after this many messages: a stream of them
+# (a fire setting off every detector, a faulty pendant) still leaves room for the rest.
+APPLIED_BEFORE_STOPPING = 10
 
 
 class _RetryCarefully(Exception):
@@ -256,7 +259,7 @@ class Bridge:
             maxsize=max(1000, 4 * config.batch_size, config.stage_batch_size)
         )
         self._arrivals = itertools.count()
-        self._may_call_for_help: Callable[[bytes, str], bool] | None = None
+        self._may_call_for_help: Callable[..., bool] | None = None
         # Whether staged rows may be waiting (true at start: a bridge that stopped may have left some).
         self._staged_waiting = True
         self._last_apply = 0.0
@@ -377,11 +380,24 @@ class Bridge:
     def _urgency(self, payload: bytes, topic: str) -> bool:
         if self.batch_handler is None:
             return False  # a handler of single messages (the tests' recorders) sees every message in order
+        from mairie.homecare.payloads import MAX_PAYLOAD_BYTES
+
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            return False  # refused as too large, whatever it says
         if self._may_call_for_help is None:
             from mairie.homecare.services.ingest import may_call_for_help
 
             self._may_call_for_help = may_call_for_help
-        return self._may_call_for_help(payload, topic)
+        try:
+            return self._may_call_for_help(payload, topic, unreadable=False)
+        except Exception:  # in paho's thread: never raise; in doubt, first
+            log.exception("could not judge whether a message is a call for help; taken first")
+            return True
+
+    def _stop_for_calls_for_help(self) -> Callable[[], bool]:
+        """``stop_when`` for one transaction: a call for help is waiting, and it has applied enough already."""
+        applied = itertools.count(1)
+        return lambda: next(applied) >= APPLIED_BEFORE_STOPPING and self._urgent_waiting()
 
     def _urgent_waiting(self) -> bool:
         """Whether a message that may be a call for help is waiting (the queue's head is its smallest item;
@@ -538,7 +554,7 @@ class Bridge:
         handled = 0
         while handled < len(batch):
             committed = self._commit_with_retries(
-                batch[handled:], stop_when=self._urgent_waiting if first_part_only else None
+                batch[handled:], stop_when=self._stop_for_calls_for_help() if first_part_only else None
             )
             if committed is None:
                 return None
@@ -561,7 +577,8 @@ class Bridge:
                 message.topic is None
                 or len(message.topic) > MAX_TOPIC
                 or len(message.payload) > MAX_PAYLOAD_BYTES
-                or may_call_for_help(message.payload, message.topic)
+                # The payload alone, erring on yes: a call for help must never be staged behind a backlog.
+                or may_call_for_help(message.payload)
             ):
                 now.append(message)  # calls for help, and what will be refused anyway (counted at once)
             else:
@@ -584,7 +601,7 @@ class Bridge:
         self._last_apply = now
         try:
             try:
-                done = self._commit([], apply_staged=True, stop_when=self._urgent_waiting)
+                done = self._commit([], apply_staged=True, stop_when=self._stop_for_calls_for_help())
             except _RetryCarefully:
                 done = self._commit([], apply_staged=True, careful=True)
         except Exception as error:

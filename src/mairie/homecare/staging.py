@@ -14,23 +14,32 @@ arriving behind it would wait its turn. So, while it is behind, the bridge:
   than a batch, and at least every ``BridgeConfig.apply_interval_s`` meanwhile; the chunk's rows are deleted in the
   transaction that applies them, so a crash re-applies nothing and loses nothing.
 
-One bridge applies a device's messages in their order (the staged rows in id order, and nothing of the stream
-directly while rows are staged); across bridges, the rules go by each message's own time (docs/homecare.md). A redelivered message that was staged twice is recognised by the
-rules' deduplication as any redelivery is. Rows left by a bridge that stopped are applied by whichever bridge
+The staged rows are applied in id order and nothing of the stream directly while rows are staged, but the order
+is not guaranteed: calls for help go first, a chunk stopped early for one releases the rest of its rows (another
+bridge may apply newer rows meanwhile), and bridges sharing a subscription apply different chunks. So the rules
+go by each message's own time (docs/homecare.md): an older message applied late changes nothing newer. A
+redelivered message that was staged twice is recognised by the rules' deduplication as any redelivery is. Rows left by a bridge that stopped are applied by whichever bridge
 runs next, or by a bridge already running within ``BridgeConfig.staged_check_s`` (``FOR UPDATE SKIP LOCKED`` lets
 bridges sharing a subscription apply different chunks).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
 from mairie.core.bulk import can_copy, copy_rows
 from mairie.homecare.models import StagedMessage
 from mairie.homecare.services.ingest import Message
+
+log = logging.getLogger(__name__)
+
+# How far behind the tickers may wait for staged rows. A backlog is applied in seconds to a few minutes; rows
+# older than this are stuck (no bridge applying them): better an alarm that may be false than none at all.
+MAX_WAIT_FOR_STAGED = timedelta(minutes=10)
 
 
 def stage(*, bridge: str, messages: Sequence[Message]) -> None:
@@ -87,6 +96,17 @@ def known_until(now: datetime) -> datetime:
     """Up to when what the gateways said is applied: while a staged backlog is being applied, a report (a
     movement, a device's sign of life) may be waiting in it, received after the oldest staged message. A deadline
     that passed before that message was received has certainly passed in silence; a later one may not have. The
-    tickers act only on deadlines up to this time (one indexed query; the table is empty when caught up)."""
+    tickers act only on deadlines up to this time (one indexed query; the table is empty when caught up), but
+    never more than ``MAX_WAIT_FOR_STAGED`` behind: rows that old are not being applied, and the tickers must not
+    stay silent for every home meanwhile."""
     oldest = StagedMessage.objects.order_by("received_at").values_list("received_at", flat=True).first()
-    return min(now, oldest) if oldest is not None else now
+    if oldest is None or oldest >= now:
+        return now
+    if now - oldest > MAX_WAIT_FOR_STAGED:
+        log.error(
+            "staged messages received at %s are still not applied (is a bridge running with staging?); "
+            "the tickers no longer wait for them",
+            oldest.isoformat(),
+        )
+        return now - MAX_WAIT_FOR_STAGED
+    return oldest

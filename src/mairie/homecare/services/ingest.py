@@ -48,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -545,7 +546,7 @@ def _ingest_once(
 _URGENT_NAMES = (b'"sos"', b'"fall"', b'"smoke"', b'"water_leak"', b'"action"', b"\\u")
 
 
-def may_call_for_help(payload: bytes, topic: str | None = None) -> bool:
+def may_call_for_help(payload: bytes, topic: str | None = None, *, unreadable: bool = True) -> bool:
     """Whether a message might be a call for help, a fall, smoke or a leak, judged on its topic and payload alone
     (no query): the bridge takes these before everything else it holds, and keeps them on its synchronous path
     when it stages a backlog (``mairie.homecare.staging``).
@@ -555,8 +556,9 @@ def may_call_for_help(payload: bytes, topic: str | None = None) -> bool:
     device's availability (``…/availability``), nor a command (``…/set``, ``…/get``); Zigbee2MQTT reserves these
     names. Otherwise it errs on the side of yes: a payload that names none of those fields (``sos``, ``fall``,
     ``smoke``, ``water_leak``, ``action``), nor holds a ``\\u`` escape that could spell them, is ordinary telemetry
-    without being parsed; any other is parsed, and a payload that cannot be read is left to the synchronous
-    path, which counts it.
+    without being parsed; any other is parsed. A payload that names one of them but cannot be read is
+    ``unreadable``: yes by default (staging applies it at once, so it is counted at once); the bridge's queue
+    says no (it raises no alarm: it will be dropped, and must not cut the batch in progress).
     """
     if topic is not None and not _may_be_device_state(topic):
         return False
@@ -565,13 +567,21 @@ def may_call_for_help(payload: bytes, topic: str | None = None) -> bool:
     try:
         reading = payloads.parse_device_payload(payload)
     except Malformed:
-        return True
+        return unreadable
     return reading.calls_for_help
+
+
+# What Zigbee2MQTT publishes of the gateway itself under its base topic (reserved names): a device may well be
+# called "garage/bridge", so only these endings are taken for the gateway's own topics.
+_GATEWAY_TOPIC = re.compile(
+    r"/bridge/(?:state|devices|event|info|logging|extensions|groups|definitions|config|options|health"
+    r"|converters|response/.+|request/.+)$"
+)
 
 
 def _may_be_device_state(topic: str) -> bool:
     """What ``_route_in`` may route to a device's state, judged without the gateway (its base topic unknown)."""
-    if topic.startswith(TELEINFO_ROOT + "/") or "/bridge/" in topic or topic.endswith("/bridge"):
+    if topic.startswith(TELEINFO_ROOT + "/") or _GATEWAY_TOPIC.search(topic):
         return False
     last = topic.rsplit("/", 1)[-1]
     return last not in ("availability", "set", "get") and "/set/" not in topic and "/get/" not in topic
