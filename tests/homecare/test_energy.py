@@ -59,6 +59,22 @@ def days_of_use(world, uses: list[int], *, first: date, hours=(0, 8, 20)) -> int
     return index
 
 
+def test_a_meter_index_that_jumps_makes_that_day_unknown_not_unusual(world):
+    """A meter replaced, or a garbled reading: 2,500 kWh in a day is more than a home's meter can deliver."""
+    first = TODAY - timedelta(days=20)
+    index = days_of_use(world, [7_000] * 20, first=first)
+    readings(
+        world, [(NOW - timedelta(hours=2), index + 3_000), (NOW - timedelta(hours=1), index + 2_500_000)]
+    )
+    with scope(commune=world.commune):
+        days = energy.daily_wh(world.home, first=TODAY - timedelta(days=1), last=TODAY)
+        assert days == {
+            TODAY - timedelta(days=1): 7_000,
+            TODAY: None,
+        }  # shown « — », as a day without readings
+        assert energy.unusual_consumption(world.home, now=NOW) is None
+
+
 def test_a_days_use_runs_from_the_previous_days_last_reading(world):
     readings(
         world,

@@ -2,7 +2,9 @@
 
 A day's use is the meter index at the day's last reading minus the index at the previous day's last reading
 (what was used between two readings spanning midnight belongs to the later day), or, for the first day
-with readings, its last index minus its first. Days come from one grouped query (``GROUP BY`` the local day,
+with readings, its last index minus its first. A day whose index grew by more than a home's meter can deliver
+(``MAX_DAY_WH``: a meter replaced, a garbled reading) is unknown, like a day without readings: never charted as a
+huge bar nor taken for unusual use. Days come from one grouped query (``GROUP BY`` the local day,
 ``MIN``/``MAX`` of the index): the cost does not grow with the number of readings a page shows.
 
 Unusual use compares the last complete day with the 28 days before it: outside the median ± 3 median
@@ -35,6 +37,9 @@ MAD_FACTOR = 3
 MIN_BAND_WH = 300
 MIN_BAND_SHARE = 0.15
 ZERO_WINDOW = timedelta(hours=24)
+# More than a home's meter can deliver in a day (36 kVA, the most a Linky "tarif bleu" allows, for 25 hours: the
+# day the clocks go back): the index jumped (a meter replaced, a reading garbled), the day's use is unknown.
+MAX_DAY_WH = 36_000 * 25
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def daily_wh(home: Home, *, first: date, last: date) -> dict[date, int | None]:
             low, high = today
             before = bounds.get(day - timedelta(days=1))
             use = high - before[1] if before is not None and high >= before[1] else high - low
-            out[day] = max(use, 0)
+            out[day] = max(use, 0) if use <= MAX_DAY_WH else None
         day += timedelta(days=1)
     return out
 

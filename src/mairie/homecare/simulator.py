@@ -166,7 +166,9 @@ class _DeviceState:
 class HomeSimulator:
     """One home's traffic from ``start`` on, in time order (``messages(until)``), reproducible from ``seed``."""
 
-    def __init__(self, home: SimulatedHome, *, start: datetime, seed: int = 0) -> None:
+    def __init__(
+        self, home: SimulatedHome, *, start: datetime, seed: int = 0, meter_index_wh: int | None = None
+    ) -> None:
         self.home = home
         self.rng = random.Random(f"{seed}-{home.home_id}")
         self.now = start
@@ -182,7 +184,10 @@ class HomeSimulator:
             self.state[leak.friendly_name].battery = 12.0
         self.wake = time(7, self.rng.randint(0, 59))
         self.sleep = time(21, self.rng.randint(30, 59))
-        self.index_wh = self.rng.randint(5_000_000, 40_000_000)
+        # The meter's index goes on from its last reading when the home has a history (the demo's), as a real one.
+        self.index_wh = (
+            meter_index_wh if meter_index_wh is not None else self.rng.randint(5_000_000, 40_000_000)
+        )
         self._queue: list[tuple[datetime, int, str, dict[str, Any]]] = []
         self._sequence = itertools.count()
         self._schedule(start, "startup")

@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from mairie.core.acting import Actor
 from mairie.core.models import Commune, Membership, Role
 from mairie.core.services.accounts import account_register
-from mairie.homecare.models import Device, Gateway, Home
+from mairie.homecare.models import Device, EnergyReading, Gateway, Home
 from mairie.homecare.services.homes import contact_add, device_register, gateway_register, home_create
 from mairie.homecare.simulator import HOME_DEVICES, DeviceSpec, HomeSimulator, SimulatedHome
 
@@ -214,7 +214,9 @@ class Command(BaseCommand):
         start = timezone.now()
         simulators = []
         for index, home in enumerate(homes):
-            simulator = HomeSimulator(home, start=start, seed=options["seed"])
+            simulator = HomeSimulator(
+                home, start=start, seed=options["seed"], meter_index_wh=_last_meter_index(home.home_id)
+            )
             if index == 0 and options["fall_after"] > 0:
                 simulator.inject(start + timedelta(minutes=options["fall_after"]), "fall")
             if index == min(1, len(homes) - 1) and options["fire_after"] > 0:
@@ -270,3 +272,14 @@ class Command(BaseCommand):
             client.loop_start()
             clients[key] = client
         return clients
+
+
+def _last_meter_index(home_id: int) -> int | None:
+    """The home's last meter index, for the simulated meter to go on from it (the demo's home has a history)."""
+    with scopes_disabled():
+        return (
+            EnergyReading.objects.filter(home_id=home_id, index_wh__isnull=False)
+            .order_by("-at")
+            .values_list("index_wh", flat=True)
+            .first()
+        )
