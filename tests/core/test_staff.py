@@ -162,7 +162,7 @@ def test_resident_and_role_lists_cost_the_same_queries_for_5_or_50_people(client
 def test_resident_page_shows_the_person_and_their_history(client_for, commune, agent):
     odette = make_user(commune, first_name="Odette", last_name="Vidal", email="", phone="+33611223399")
     body = _text(client_for(commune, agent).get(reverse("core:staff_resident", args=[odette.pk])))
-    assert "Odette Vidal" in body and odette.username in body and "+33611223399" in body
+    assert "Odette Vidal" in body and odette.username in body and "06 11 22 33 99" in body
     assert "Création du compte" in body
     assert "Agir pour cette personne" in body
 

@@ -193,7 +193,12 @@ def test_the_alarm_file_shows_the_timeline_and_contacts_and_is_audited(world):
     response = page(operator, reverse("homecare:console_alarm", args=[alarm.pk]))
     text = response.content.decode()
     assert "alarme déclenchée" in text and "personne prévenue" in text
-    assert world.contacts[0].phone in text
+    stored = world.contacts[0].phone  # +336…, as stored
+    readable = "0" + stored[3:]
+    readable = " ".join(readable[i : i + 2] for i in range(0, 10, 2))  # 06 12 34 56 78, as people read it
+    assert f'<a href="tel:{stored}">{readable}</a>' in text
+    heading = text.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert heading.startswith("Appel à l") and "chez" in heading  # « Appel à l'aide chez … », capitalised
     with scopes_disabled():
         assert AuditEntry.objects.filter(
             action="homecare.alarm.viewed", object_id=str(alarm.pk), actor=world.operator, data__via="console"

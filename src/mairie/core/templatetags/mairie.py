@@ -72,3 +72,11 @@ def plain_widget(bound_field: forms.BoundField) -> SafeString:
         return mark_safe(str(bound_field))  # noqa: S308 (escaped above, as Django's templates escape)
     finally:
         bound_field.form.renderer = renderer
+
+
+@register.filter
+def phone(number: str | None) -> str:
+    """A stored number (E.164) as people read it: ``+33611223344`` → ``06 11 22 33 44`` (others unchanged)."""
+    from mairie.core.phones import format_phone
+
+    return format_phone(number) if number else ""
