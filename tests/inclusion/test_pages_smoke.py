@@ -40,3 +40,15 @@ def test_every_page_renders(client_for, numeripole, staff, theme, resident):
     ]:
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
+
+
+def test_the_desk_writes_french_dates_as_people_do(client_for, numeripole, staff, theme):
+    """« sam. 28 nov., 14:00 »: month abbreviations in lower case (Django's « M » would give « Nov »)."""
+    from django.utils import dateformat, timezone
+
+    ws = make_session(staff, make_workshop(staff, theme))
+    client = client_for(numeripole, make_user(numeripole, Role.MEDIATOR))
+    page = client.get("/numeripole/gestion/").content.decode()
+    local = timezone.localtime(ws.session.starts_at)
+    assert dateformat.format(local, "j N") in page  # e.g. « 28 nov. »
+    assert dateformat.format(local, "j M") not in page  # e.g. « 28 Nov »
