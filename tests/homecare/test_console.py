@@ -231,6 +231,9 @@ def test_the_home_file_shows_resident_contacts_devices_events_and_is_audited(wor
     assert "12/255" in text  # weak radio link
     assert "occupancy=True" in text  # recent device messages
     assert "appel à l&#x27;aide" in text  # alarm history with its timeline
+    minutes = world.home.inactivity_threshold_minutes
+    said = f"{minutes // 60} heures" if minutes % 60 == 0 else f"{minutes // 60} h {minutes % 60:02d}"
+    assert f"alarme après {said} sans mouvement" in text  # as people say it, not « 720 minutes »
     with scopes_disabled():
         assert AuditEntry.objects.filter(
             action="homecare.home.viewed", object_id=str(world.home.pk), actor=world.operator

@@ -30,6 +30,7 @@ from django.utils.translation import ngettext
 from django_scopes import scope, scopes_disabled
 
 from mairie.core.acting import Actor, log_for
+from mairie.core.durations import human_minutes
 from mairie.core.models import Commune, User
 from mairie.core.permissions import ensure_capability, has_capability
 from mairie.core.services.audit import log_action
@@ -52,7 +53,7 @@ from .exceptions import (
 )
 from .holidays import holiday_name
 from .models import Booking, Closure, OpeningRule, Package, Resource, ResourceClaim, Series, Session
-from .timeutils import aware, granules, human_minutes, local_dates, local_day_bounds
+from .timeutils import aware, granules, local_dates, local_day_bounds
 
 MANAGE = "booking.manage"
 Status = Booking.Status

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from .models import GRANULE_MINUTES
 
@@ -44,16 +42,3 @@ def local_dates(starts_at: datetime, ends_at: datetime) -> list[date]:
     first = timezone.localtime(starts_at).date()
     last = timezone.localtime(ends_at - timedelta(microseconds=1)).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-def human_minutes(minutes: int) -> str:
-    """ "2 heures", "30 minutes", "1 jour", "1 h 30" for messages."""
-    if minutes and minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return ngettext("%(n)d jour", "%(n)d jours", days) % {"n": days}
-    if minutes and minutes % 60 == 0:
-        hours = minutes // 60
-        return ngettext("%(n)d heure", "%(n)d heures", hours) % {"n": hours}
-    if minutes > 60:
-        return _("%(h)d h %(m)02d") % {"h": minutes // 60, "m": minutes % 60}
-    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}

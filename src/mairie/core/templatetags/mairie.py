@@ -80,3 +80,11 @@ def phone(number: str | None) -> str:
     from mairie.core.phones import format_phone
 
     return format_phone(number) if number else ""
+
+
+@register.filter
+def duration_minutes(minutes: int | None) -> str:
+    """A number of minutes as people say it: ``720`` → « 12 heures », ``90`` → « 1 h 30 »."""
+    from mairie.core.durations import human_minutes
+
+    return "" if minutes is None else human_minutes(int(minutes))
