@@ -285,12 +285,13 @@ def test_a_message_staged_twice_is_applied_once(world):
     assert bridge.counters.redelivered == 1
 
 
-def test_rows_a_stopped_bridge_left_are_applied_by_the_next_one(world):
+@pytest.mark.parametrize("stages", [True, False], ids=["staging", "run with --no-staging"])
+def test_rows_a_stopped_bridge_left_are_applied_by_the_next_one(world, stages):
     with time_machine.travel(NOON + timedelta(seconds=1), tick=False):
         with scopes_disabled(), transaction.atomic():  # as that bridge did before it stopped
             staging.stage(bridge="bridge-gone", messages=backlog(world, 30))
             add_counts(bridge="bridge-gone", counts={"staged": 30})
-        bridge, acks = bridge_with([])
+        bridge, acks = bridge_with([], staging=stages)
         assert bridge.process_next(timeout=0.01) == 0
     assert not StagedMessage.objects.exists()
     assert events_of(world) == 30

@@ -482,13 +482,18 @@ class Bridge:
         Caught up, it waits up to ``timeout`` for messages and applies them. Behind (a backlog queued here, or
         staged rows waiting), it stages what has arrived and, unless a batch or more is waiting in its queue,
         applies a chunk of the staged rows (see ``mairie.homecare.staging``)."""
+        applies_staged = self.batch_handler is not None  # rows left by any bridge, staging itself or not
         if (
-            self.stages
+            applies_staged
             and not self._staged_waiting
             and time.monotonic() - self._last_apply >= self.config.staged_check_s
         ):
             self._last_apply = time.monotonic()
             self._staged_waiting = self._staged_rows_exist()
+        if applies_staged and not self.stages and self._staged_waiting:
+            # Run without staging (--no-staging), after a bridge that staged: its rows are applied all the same,
+            # a chunk per turn ahead of the stream, or they would wait for ever, committed and acknowledged.
+            self._apply_staged()
         if not (self.stages and (self._staged_waiting or self._inbox.qsize() >= self.config.batch_size)):
             return self._apply_received(timeout=timeout)
         batch = self._take(self.config.stage_batch_size)

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             "--no-staging",
             action="store_true",
             help="never stage a backlog: apply every message before acknowledging it, however far behind "
-            "(see mairie.homecare.staging; for comparisons)",
+            "(see mairie.homecare.staging; for comparisons); rows another bridge staged are still applied",
         )
         parser.add_argument(
             "--log-interval", type=float, default=60.0, help="seconds between two counter log lines"
