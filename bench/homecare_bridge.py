@@ -215,9 +215,15 @@ class Bridge:
 
 
 def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
-    """Messages per second between 10 % and 90 % of ``total`` in ``(time, count)`` samples."""
-    low = next(s for s in samples if s[1] >= 0.1 * total)
+    """Messages per second between 10 % and 90 % of ``total`` in ``(time, count)`` samples.
+
+    A drain so fast that one sample saw less than 10 % and the next more than 90 % is measured across those two
+    samples instead (a lower bound: the interval holds some of the start or the end); it read 0 before."""
+    low_index = next(i for i, s in enumerate(samples) if s[1] >= 0.1 * total)
     high = next(s for s in samples if s[1] >= 0.9 * total)
+    low = samples[low_index]
+    if low is high and low_index > 0:
+        low = samples[low_index - 1]
     return (high[1] - low[1]) / max(high[0] - low[0], 1e-6)
 
 
