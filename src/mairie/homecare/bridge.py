@@ -51,6 +51,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mairie.homecare.payloads import MAX_PAYLOAD_BYTES
+
 log = logging.getLogger("mairie.homecare.bridge")
 
 TOPICS = ("zigbee2mqtt/#", "teleinfo/#")
@@ -361,10 +363,11 @@ class Bridge:
         """Queues a received message for the main thread (paho's thread calls it; tests too).
 
         With the ingestion's batch handler, what may be a call for help, a fall, smoke or a leak
-        (``ingest.may_call_for_help``, on the payload alone) goes ahead of everything queued, and the batch being
-        applied meanwhile stops at the next message (``stop_when``) and commits what it has done: the alarm
-        never waits for a batch of telemetry, only for the message in progress. The rules go by each message's
-        own time, so an older report applied after it changes nothing newer (as with staging)."""
+        (``ingest.may_call_for_help``, on its topic and payload) goes ahead of everything queued, and the batch
+        being applied meanwhile stops once it has applied ``APPLIED_BEFORE_STOPPING`` messages (``stop_when``)
+        and commits what it has done: the alarm never waits for a batch of telemetry, only for a few messages.
+        The rules go by each message's own time, so an older report applied after it changes nothing newer (as
+        with staging)."""
         place = IN_ORDER
         if received.topic is not None and self._urgency(received.payload, received.topic):
             place = URGENT
@@ -380,8 +383,6 @@ class Bridge:
     def _urgency(self, payload: bytes, topic: str) -> bool:
         if self.batch_handler is None:
             return False  # a handler of single messages (the tests' recorders) sees every message in order
-        from mairie.homecare.payloads import MAX_PAYLOAD_BYTES
-
         if len(payload) > MAX_PAYLOAD_BYTES:
             return False  # refused as too large, whatever it says
         if self._may_call_for_help is None:
@@ -572,7 +573,6 @@ class Bridge:
     def _stage(self, batch: list[Received]) -> int:
         """Stages the batch and applies its calls for help, in one transaction; acknowledges it once committed.
         Returns how many messages were handled (0 when stopping before the commit)."""
-        from mairie.homecare.payloads import MAX_PAYLOAD_BYTES
         from mairie.homecare.services.ingest import MAX_TOPIC, may_call_for_help
 
         now: list[Received] = []

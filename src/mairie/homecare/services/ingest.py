@@ -244,12 +244,19 @@ def _route_in(namespace: _Namespace, gateways: dict[tuple[str, str], Gateway], t
         return Route(gateway, "bridge_event")
     if rest == "bridge" or rest.startswith("bridge/"):
         return Route(gateway, "ignored")
-    last = rest.rsplit("/", 1)[-1]
-    if last in ("set", "get") or "/set/" in rest or "/get/" in rest:
-        return Route(gateway, "ignored")  # commands (ours included: the bridge publishes them)
-    if last == "availability":
-        return Route(gateway, "availability", rest[: -len("/availability")])
-    return Route(gateway, "state", rest)
+    kind = _device_topic_kind(rest)
+    if kind == "availability":
+        return Route(gateway, kind, rest[: -len("/availability")])
+    return Route(gateway, kind, rest) if kind == "state" else Route(gateway, "ignored")
+
+
+def _device_topic_kind(path: str) -> str:
+    """What a device's topic (``<name>``, ``<name>/availability``, ``<name>/set``…) carries: "state",
+    "availability", or "ignored" for a command (ours included: the bridge publishes them)."""
+    last = path.rsplit("/", 1)[-1]
+    if last in ("set", "get") or "/set/" in path or "/get/" in path:
+        return "ignored"
+    return "availability" if last == "availability" else "state"
 
 
 def route(topic: str) -> Route | str:
@@ -583,8 +590,7 @@ def _may_be_device_state(topic: str) -> bool:
     """What ``_route_in`` may route to a device's state, judged without the gateway (its base topic unknown)."""
     if topic.startswith(TELEINFO_ROOT + "/") or _GATEWAY_TOPIC.search(topic):
         return False
-    last = topic.rsplit("/", 1)[-1]
-    return last not in ("availability", "set", "get") and "/set/" not in topic and "/get/" not in topic
+    return _device_topic_kind(topic) == "state"
 
 
 def _calls_for_help(item: _Pending) -> bool:
