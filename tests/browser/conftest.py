@@ -227,6 +227,22 @@ def horizontal_overflow(page: Page) -> tuple[int, list[str]]:
     return int(facts["extra"]), list(facts["culprits"])
 
 
+REFLOW_WIDTHS = (320, 640)  # 400 % and 200 % zoom of a 1280 px window (WCAG 1.4.10)
+
+
+def overflow_problems(page: Page, where: str, widths: tuple[int, ...] = REFLOW_WIDTHS) -> list[str]:
+    """What makes the page wider than the window at each width, said for a failure; the window is left at the
+    first width."""
+    problems = []
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 800})
+        extra, culprits = horizontal_overflow(page)
+        if extra > 0:
+            problems.append(f"{where} at {width} px: {extra} px too wide, because of {culprits}")
+    page.set_viewport_size({"width": widths[0], "height": 800})
+    return problems
+
+
 FOCUS_STYLE = """() => {
   const element = document.activeElement;
   if (!element || element === document.body) return null;

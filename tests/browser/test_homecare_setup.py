@@ -10,7 +10,7 @@ from mairie.core.acting import Actor
 from mairie.core.models import Role
 from mairie.homecare.models import Contact, Device, Gateway
 from mairie.homecare.services import homes as services
-from tests.browser.conftest import assert_accessible, horizontal_overflow
+from tests.browser.conftest import REFLOW_WIDTHS, assert_accessible, overflow_problems
 from tests.factories import make_user
 
 
@@ -88,10 +88,7 @@ def test_the_list_and_a_homes_page_never_scroll_sideways_on_a_phone_or_zoomed(si
             ("entree/contact-porte-principale", Device.Kind.CONTACT, "entrée"),
         ):
             services.device_register(actor=actor, gateway=gateway, friendly_name=name, kind=kind, room=room)
-    page = site.page(user=agent, width=320, height=800)
+    page = site.page(user=agent, width=REFLOW_WIDTHS[0], height=800)
     for path in ("/teleassistance/gestion/logements/", f"/teleassistance/gestion/logements/{home.pk}/"):
         page.goto(path)
-        for width in (320, 640):
-            page.set_viewport_size({"width": width, "height": 800})
-            extra, culprits = horizontal_overflow(page)
-            assert extra == 0, f"{path} at {width} px: {extra} px too wide, because of {culprits}"
+        assert overflow_problems(page, path) == []

@@ -12,12 +12,22 @@ import pytest
 
 from mairie.core.context_processors import DISPLAY_COOKIE
 from mairie.core.models import Role
-from tests.browser.conftest import horizontal_overflow
+from tests.browser.conftest import REFLOW_WIDTHS, overflow_problems
 from tests.browser.crawl import Visit, crawl
 from tests.factories import make_user
 from tests.urlwalk import build_world
 
-WIDTHS = (320, 640)
+
+def crawl_at_every_width(page, base_url: str, starts: tuple[str, ...]) -> None:
+    """Follows every link from ``starts``; each page is checked at every width; fails listing what sticks out."""
+
+    def check(page, visit: Visit) -> list[str]:
+        return overflow_problems(page, visit.url)
+
+    result = crawl(page, base_url, starts, check=check, send_empty_forms=False)
+    assert len(result.visits) >= 5
+    if result.problems:
+        pytest.fail("\n".join(result.problems), pytrace=False)
 
 
 @pytest.mark.parametrize("large_text", [False, True], ids=["normal text", "large text"])
@@ -29,22 +39,9 @@ def test_resident_pages_never_scroll_sideways(site, town, who, large_text):
         else None
     )
     cookies = {DISPLAY_COOKIE: "large"} if large_text else {}
-    page = site.page(user=user, cookies=cookies, width=WIDTHS[0], height=800)
+    page = site.page(user=user, cookies=cookies, width=REFLOW_WIDTHS[0], height=800)
 
-    def check(page, visit: Visit) -> list[str]:
-        problems = []
-        for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 800})
-            extra, culprits = horizontal_overflow(page)
-            if extra > 0:
-                problems.append(f"{visit.url} at {width} px: {extra} px too wide, because of {culprits}")
-        page.set_viewport_size({"width": WIDTHS[0], "height": 800})
-        return problems
-
-    result = crawl(page, site.url, ("/", "/mon-compte/"), check=check, send_empty_forms=False)
-    assert len(result.visits) >= 5
-    if result.problems:
-        pytest.fail("\n".join(result.problems), pytrace=False)
+    crawl_at_every_width(page, site.url, ("/", "/mon-compte/"))
 
 
 STAFF = (
@@ -62,19 +59,6 @@ STAFF = (
 def test_staff_and_relatives_pages_never_scroll_sideways(site, town, role):
     """Staff work on phones and zoom too: their tables scroll inside their own frame, the page never sideways."""
     world = build_world(town, surname="Reflow")
-    page = site.page(user=world.users[role], width=WIDTHS[0], height=800)
+    page = site.page(user=world.users[role], width=REFLOW_WIDTHS[0], height=800)
 
-    def check(page, visit: Visit) -> list[str]:
-        problems = []
-        for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 800})
-            extra, culprits = horizontal_overflow(page)
-            if extra > 0:
-                problems.append(f"{visit.url} at {width} px: {extra} px too wide, because of {culprits}")
-        page.set_viewport_size({"width": WIDTHS[0], "height": 800})
-        return problems
-
-    result = crawl(page, site.url, ("/", "/gestion/", "/mon-compte/"), check=check, send_empty_forms=False)
-    assert len(result.visits) >= 5
-    if result.problems:
-        pytest.fail("\n".join(result.problems), pytrace=False)
+    crawl_at_every_width(page, site.url, ("/", "/gestion/", "/mon-compte/"))
